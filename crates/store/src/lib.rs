@@ -1,0 +1,1 @@
+//! Revisioned, durable key/value store.
