@@ -1,0 +1,185 @@
+//! The SQLite file: pragmas, tables, integrity check, and the startup state (revision,
+//! compaction point, tail of history for the watch ring).
+//!
+//! Tables:
+//! - `kv(key, value, create_rev, mod_rev)`: current state;
+//! - `history(rev, key, kind, value, prev_value, create_rev, prev_mod_rev)`: one row per
+//!   write, contiguous revisions after the compaction point. `create_rev` is the key's
+//!   create revision at that write and `prev_mod_rev` its mod revision before it, so a
+//!   key's state at an older revision can be rebuilt from its first later event;
+//! - `meta(name, value)`: `revision` (last assigned) and `compacted` (history holds every
+//!   revision after it).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
+
+use crate::{Error, Event, EventKind, Options, Result, Revision};
+
+const SCHEMA_VERSION: i64 = 1;
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kv(
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL,
+    create_rev INTEGER NOT NULL,
+    mod_rev INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history(
+    rev INTEGER PRIMARY KEY NOT NULL,
+    key TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    prev_value BLOB,
+    create_rev INTEGER NOT NULL,
+    prev_mod_rev INTEGER
+);
+CREATE INDEX IF NOT EXISTS history_key_rev ON history(key, rev);
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
+";
+
+/// Columns to select from `history` for [`event_from_row`].
+pub(crate) const EVENT_COLUMNS: &str = "rev, key, kind, value, prev_value";
+
+pub(crate) fn kind_code(kind: EventKind) -> i64 {
+    match kind {
+        EventKind::Created => 0,
+        EventKind::Updated => 1,
+        EventKind::Deleted => 2,
+    }
+}
+
+/// Reads an event from a row selected with [`EVENT_COLUMNS`].
+pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind = match row.get::<_, i64>(2)? {
+        0 => EventKind::Created,
+        1 => EventKind::Updated,
+        2 => EventKind::Deleted,
+        other => {
+            return Err(rusqlite::Error::IntegralValueOutOfRange(2, other));
+        }
+    };
+    Ok(Event {
+        revision: row.get(0)?,
+        kind,
+        key: row.get(1)?,
+        value: Bytes::from(row.get::<_, Vec<u8>>(3)?),
+        prev_value: row.get::<_, Option<Vec<u8>>>(4)?.map(Bytes::from),
+    })
+}
+
+/// The write connection and the state read at startup.
+pub(crate) struct Opened {
+    pub conn: Connection,
+    pub revision: Revision,
+    pub compacted: Revision,
+    /// The last events (at most `watch_buffer`), contiguous, ending at `revision`.
+    pub tail: Vec<Arc<Event>>,
+}
+
+/// Opens or creates the store file and checks it. SQLite "corrupt" / "not a database"
+/// errors anywhere during open become [`Error::Corrupt`].
+pub(crate) fn open(path: &Path, opts: &Options) -> Result<Opened> {
+    open_inner(path, opts).map_err(|e| match e {
+        Error::Sqlite(ref se) if is_corruption(se) => corrupt(path, se),
+        Error::Corrupt(detail) => corrupt(path, detail),
+        other => other,
+    })
+}
+
+fn corrupt(path: &Path, detail: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!(
+        "store file {} is corrupted: {detail}; restore a backup or move it away to start empty",
+        path.display()
+    ))
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
+/// Sets the pragmas every connection uses.
+pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "could not switch the store to WAL journal mode");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+fn open_inner(path: &Path, opts: &Options) -> Result<Opened> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    let check: Vec<String> = {
+        let mut stmt = conn.prepare("PRAGMA quick_check")?;
+        stmt.query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    if check.len() != 1 || check[0] != "ok" {
+        return Err(Error::Corrupt(format!(
+            "integrity check failed: {}",
+            check.join("; ")
+        )));
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Corrupt(format!(
+            "schema version {version} is newer than this program supports ({SCHEMA_VERSION})"
+        )));
+    }
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+    }
+    let meta = |name: &str| -> Result<Revision> {
+        conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| Error::Corrupt(format!("meta row {name:?} is missing")))
+    };
+    let revision = meta("revision")?;
+    let compacted = meta("compacted")?;
+    let max_rev: Option<Revision> =
+        conn.query_row("SELECT MAX(rev) FROM history", [], |r| r.get(0))?;
+    if compacted > revision || max_rev.is_some_and(|m| m > revision) {
+        return Err(Error::Corrupt(format!(
+            "revision {revision} is behind its history (compacted {compacted}, last event {max_rev:?})"
+        )));
+    }
+    let from = compacted.max(revision.saturating_sub(opts.watch_buffer.max(1) as u64));
+    let tail: Vec<Arc<Event>> = {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM history WHERE rev > ?1 ORDER BY rev"
+        ))?;
+        stmt.query_map([from], |r| event_from_row(r).map(Arc::new))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let contiguous = tail
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.revision == from + 1 + i as u64);
+    if !contiguous || from + tail.len() as u64 != revision {
+        return Err(Error::Corrupt(format!(
+            "history between revisions {from} and {revision} has gaps"
+        )));
+    }
+    Ok(Opened {
+        conn,
+        revision,
+        compacted,
+        tail,
+    })
+}

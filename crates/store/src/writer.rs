@@ -1,0 +1,275 @@
+//! The writer thread: group commit and compaction.
+//!
+//! One thread owns the write connection. It takes every queued request, applies each in
+//! one transaction (a failed check answers only that request; old history is deleted in
+//! the same transaction now and then), commits (one fsync with `synchronous=FULL`),
+//! publishes the events to watchers and only then replies. It stops
+//! when every [`Sender`] is gone (close or last store handle dropped), after draining.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::schema::{Opened, kind_code};
+use crate::watch::{Notifier, Shared};
+use crate::{Error, Event, EventKind, KeyValue, Options, Result, Revision};
+
+/// Most requests applied in one transaction.
+const MAX_BATCH: usize = 1024;
+
+pub(crate) type Sender = mpsc::Sender<Request>;
+
+pub(crate) enum Op {
+    Create {
+        key: String,
+        value: Bytes,
+    },
+    Update {
+        key: String,
+        value: Bytes,
+        precondition: Option<Revision>,
+    },
+    Delete {
+        key: String,
+        precondition: Option<Revision>,
+    },
+}
+
+/// One request's answer and, when it wrote, its event.
+type Applied = Result<(KeyValue, Arc<Event>)>;
+
+pub(crate) struct Request {
+    pub op: Op,
+    pub reply: oneshot::Sender<Result<KeyValue>>,
+}
+
+struct Writer {
+    conn: Connection,
+    rev: Revision,
+    compacted: Revision,
+    history_len: u64,
+    shared: Arc<Shared>,
+    notifier: Notifier,
+}
+
+pub(crate) fn spawn(
+    opened: Opened,
+    opts: Options,
+    shared: Arc<Shared>,
+    notifier: Notifier,
+) -> Result<Sender> {
+    let (tx, rx) = mpsc::channel();
+    let mut writer = Writer {
+        conn: opened.conn,
+        rev: opened.revision,
+        compacted: opened.compacted,
+        history_len: opts.history_len,
+        shared,
+        notifier,
+    };
+    std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(req) => batch.push(req),
+                        Err(_) => break,
+                    }
+                }
+                writer.commit_batch(batch);
+            }
+            tracing::debug!(revision = writer.rev, "store writer stopped");
+        })?;
+    Ok(tx)
+}
+
+/// The current row of a key.
+struct Current {
+    value: Vec<u8>,
+    create_rev: Revision,
+    mod_rev: Revision,
+}
+
+impl Writer {
+    fn commit_batch(&mut self, batch: Vec<Request>) {
+        let start = self.rev;
+        match self.apply_all(&batch) {
+            Ok(results) => {
+                let events: Vec<Arc<Event>> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|(_, ev)| ev.clone()))
+                    .collect();
+                if !events.is_empty() {
+                    self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .writes
+                        .fetch_add(events.len() as u64, Ordering::Relaxed);
+                }
+                self.shared.publish(&self.notifier, events);
+                for (req, result) in batch.into_iter().zip(results) {
+                    // The caller may have gone away; the write stands.
+                    let _ = req.reply.send(result.map(|(kv, _)| kv));
+                }
+            }
+            Err(e) => {
+                self.rev = start;
+                tracing::error!(error = %e, requests = batch.len(), "store commit failed");
+                let msg = e.to_string();
+                for req in batch {
+                    let _ = req.reply.send(Err(Error::Storage(msg.clone())));
+                }
+            }
+        }
+    }
+
+    /// Applies the batch in one transaction. The outer error (SQLite failure) fails the
+    /// whole batch; the inner results are each request's answer.
+    fn apply_all(&mut self, batch: &[Request]) -> rusqlite::Result<Vec<Applied>> {
+        let start = self.rev;
+        let mut rev = self.rev;
+        let compaction = (self.compacted, self.history_len);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for req in batch {
+            results.push(apply(&tx, &mut rev, &req.op)?);
+        }
+        if rev == start {
+            return Ok(results); // nothing written: the transaction rolls back
+        }
+        tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", [rev])?;
+        let compact_to = compaction_target(compaction, rev);
+        if let Some(target) = compact_to {
+            tx.execute("DELETE FROM history WHERE rev <= ?1", [target])?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE name = 'compacted'",
+                [target],
+            )?;
+        }
+        tx.commit()?;
+        tracing::trace!(
+            requests = batch.len(),
+            revision = rev,
+            "store batch committed"
+        );
+        self.rev = rev;
+        if let Some(target) = compact_to {
+            tracing::debug!(compacted = target, "store history compacted");
+            self.compacted = target;
+            self.shared.set_oldest(target);
+        }
+        Ok(results)
+    }
+}
+
+/// Compaction happens in a batch's transaction (no extra fsync), only once the excess
+/// over `history_len` reaches a tenth of it (at most 1,000 events), so it runs now and
+/// then, not on every write. It keeps the last `history_len` events.
+fn compaction_target((compacted, history_len): (Revision, u64), rev: Revision) -> Option<Revision> {
+    let slack = (history_len / 10).clamp(1, 1000);
+    (rev - compacted >= history_len.saturating_add(slack)).then(|| rev - history_len)
+}
+
+fn check(key: &str, current: Option<&Current>, precondition: Option<Revision>) -> Result<()> {
+    let Some(cur) = current else {
+        return Err(Error::NotFound {
+            key: key.to_owned(),
+        });
+    };
+    match precondition {
+        Some(p) if p != cur.mod_rev => Err(Error::Conflict {
+            key: key.to_owned(),
+            current: cur.mod_rev,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Applies one request: `Ok(Err(_))` is a failed check (nothing written).
+fn apply(tx: &Connection, rev: &mut Revision, op: &Op) -> rusqlite::Result<Applied> {
+    let key = match op {
+        Op::Create { key, .. } | Op::Update { key, .. } | Op::Delete { key, .. } => key,
+    };
+    let current = tx
+        .prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?
+        .query_row([key], |r| {
+            Ok(Current {
+                value: r.get(0)?,
+                create_rev: r.get(1)?,
+                mod_rev: r.get(2)?,
+            })
+        })
+        .optional()?;
+    let new_rev = *rev + 1;
+    let (kind, value, prev, create_rev) = match op {
+        Op::Create { key, value } => {
+            if current.is_some() {
+                return Ok(Err(Error::AlreadyExists { key: key.clone() }));
+            }
+            tx.prepare_cached(
+                "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![key, value.as_ref(), new_rev])?;
+            (EventKind::Created, value.clone(), None, new_rev)
+        }
+        Op::Update {
+            key,
+            value,
+            precondition,
+        } => {
+            if let Err(e) = check(key, current.as_ref(), *precondition) {
+                return Ok(Err(e));
+            }
+            tx.prepare_cached("UPDATE kv SET value = ?2, mod_rev = ?3 WHERE key = ?1")?
+                .execute(params![key, value.as_ref(), new_rev])?;
+            (EventKind::Updated, value.clone(), current, 0)
+        }
+        Op::Delete { key, precondition } => {
+            if let Err(e) = check(key, current.as_ref(), *precondition) {
+                return Ok(Err(e));
+            }
+            tx.prepare_cached("DELETE FROM kv WHERE key = ?1")?
+                .execute([key])?;
+            let old = current.as_ref().map(|c| Bytes::from(c.value.clone()));
+            (EventKind::Deleted, old.unwrap_or_default(), current, 0)
+        }
+    };
+    let create_rev = prev.as_ref().map_or(create_rev, |p| p.create_rev);
+    let prev_mod_rev = prev.as_ref().map(|p| p.mod_rev);
+    let prev_value = prev.map(|p| Bytes::from(p.value));
+    tx.prepare_cached(
+        "INSERT INTO history(rev, key, kind, value, prev_value, create_rev, prev_mod_rev)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        new_rev,
+        key,
+        kind_code(kind),
+        value.as_ref(),
+        prev_value.as_deref(),
+        create_rev,
+        prev_mod_rev,
+    ])?;
+    *rev = new_rev;
+    let kv = KeyValue {
+        key: key.clone(),
+        value: value.clone(),
+        create_revision: create_rev,
+        mod_revision: new_rev,
+    };
+    let event = Event {
+        revision: new_rev,
+        kind,
+        key: key.clone(),
+        value,
+        prev_value,
+    };
+    Ok(Ok((kv, Arc::new(event))))
+}
