@@ -1,1 +1,13 @@
-//! e2e
+//! End-to-end tests: the real `batchlet` binary on a free loopback port, driven by the real
+//! `kubectl`. One test binary (see `autotests = false`).
+//!
+//! Without kubectl the tests print why and pass, unless `BATCHLET_REQUIRE_KUBECTL=1` (CI),
+//! where a missing kubectl fails them.
+
+mod harness;
+
+mod apply;
+mod discovery;
+mod errors;
+mod get;
+mod restart;

@@ -1,0 +1,436 @@
+//! OpenAPI v3 documents generated from the Kubernetes types, and strict field checking.
+//!
+//! The schemas (with the upstream field descriptions) come from `k8s-openapi`'s `schemars`
+//! implementations for v1.33; this module adds what the real server's documents carry and
+//! kubectl reads: `x-kubernetes-group-version-kind` on each kind, the patch merge keys and
+//! strategies on list fields, and `paths` whose PATCH operations accept `fieldValidation`.
+//! The same schemas drive strict decoding: [`unknown_fields`] names every field a body has
+//! that its kind does not, in the form the real server's strict decoder prints.
+
+use crate::resource::{self, ResourceInfo};
+use k8s_openapi::api::{batch::v1 as batch, core::v1 as core};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
+
+/// A generated OpenAPI v3 document for one group-version.
+#[derive(Debug)]
+pub struct GroupVersionDoc {
+    /// `api/v1` or `apis/batch/v1`: the key in the root document.
+    pub path: String,
+    /// The serialized document.
+    pub json: Vec<u8>,
+    /// A hash of the document, used in `serverRelativeURL` as the real server does.
+    pub hash: String,
+    /// `components.schemas` of the document, for strict checking.
+    schemas: Map<String, Value>,
+}
+
+/// Merge keys and strategies of list fields, as the upstream OpenAPI extensions declare them:
+/// (schema, property, merge key, patch strategy, list-map keys).
+const PATCH_META: &[(&str, &str, &str, &str, &[&str])] = &[
+    ("io.k8s.api.core.v1.PodSpec", "containers", "name", "merge", &["name"]),
+    ("io.k8s.api.core.v1.PodSpec", "initContainers", "name", "merge", &["name"]),
+    ("io.k8s.api.core.v1.PodSpec", "ephemeralContainers", "name", "merge", &["name"]),
+    ("io.k8s.api.core.v1.PodSpec", "volumes", "name", "merge,retainKeys", &["name"]),
+    ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", "name", "merge", &["name"]),
+    ("io.k8s.api.core.v1.PodSpec", "hostAliases", "ip", "merge", &["ip"]),
+    ("io.k8s.api.core.v1.PodSpec", "resourceClaims", "name", "merge,retainKeys", &["name"]),
+    ("io.k8s.api.core.v1.PodSpec", "schedulingGates", "name", "merge", &["name"]),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "topologySpreadConstraints",
+        "topologyKey",
+        "merge",
+        &["topologyKey", "whenUnsatisfiable"],
+    ),
+    ("io.k8s.api.core.v1.Container", "env", "name", "merge", &["name"]),
+    (
+        "io.k8s.api.core.v1.Container",
+        "ports",
+        "containerPort",
+        "merge",
+        &["containerPort", "protocol"],
+    ),
+    ("io.k8s.api.core.v1.Container", "volumeMounts", "mountPath", "merge", &["mountPath"]),
+    ("io.k8s.api.core.v1.Container", "volumeDevices", "devicePath", "merge", &["devicePath"]),
+    ("io.k8s.api.core.v1.PodStatus", "conditions", "type", "merge", &["type"]),
+    ("io.k8s.api.batch.v1.JobStatus", "conditions", "type", "merge", &[]),
+    ("io.k8s.api.core.v1.NodeStatus", "conditions", "type", "merge", &["type"]),
+    ("io.k8s.api.core.v1.NodeStatus", "addresses", "type", "merge", &["type"]),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences", "uid", "merge", &["uid"]),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers", "", "merge", &[]),
+];
+
+fn generate(group: &str, version: &str) -> Map<String, Value> {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    for r in resource::RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        match (r.group, r.kind) {
+            ("batch", "Job") => {
+                generator.subschema_for::<batch::Job>();
+            }
+            ("batch", "CronJob") => {
+                generator.subschema_for::<batch::CronJob>();
+            }
+            ("", "Pod") => {
+                generator.subschema_for::<core::Pod>();
+            }
+            ("", "Namespace") => {
+                generator.subschema_for::<core::Namespace>();
+            }
+            ("", "Event") => {
+                generator.subschema_for::<core::Event>();
+            }
+            ("", "Node") => {
+                generator.subschema_for::<core::Node>();
+            }
+            _ => {}
+        }
+    }
+    generator.subschema_for::<meta::Status>();
+    generator.subschema_for::<meta::DeleteOptions>();
+    generator.subschema_for::<meta::Patch>();
+    let mut schemas = generator.take_definitions(true);
+    for r in resource::RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        let gvk = json!([{"group": r.group, "kind": r.kind, "version": r.version}]);
+        if let Some(Value::Object(s)) = schemas.get_mut(&schema_name(r)) {
+            s.insert("x-kubernetes-group-version-kind".into(), gvk);
+        }
+    }
+    for (schema, prop, key, strategy, map_keys) in PATCH_META {
+        let Some(p) = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(*prop))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        if !key.is_empty() {
+            p.insert("x-kubernetes-patch-merge-key".into(), json!(key));
+        }
+        p.insert("x-kubernetes-patch-strategy".into(), json!(strategy));
+        if map_keys.is_empty() {
+            if key.is_empty() {
+                p.insert("x-kubernetes-list-type".into(), json!("set"));
+            }
+        } else {
+            p.insert("x-kubernetes-list-type".into(), json!("map"));
+            p.insert("x-kubernetes-list-map-keys".into(), json!(map_keys));
+        }
+    }
+    schemas
+}
+
+/// The `components.schemas` name of a resource's kind, e.g. `io.k8s.api.batch.v1.Job`.
+pub fn schema_name(r: &ResourceInfo) -> String {
+    let group = if r.group.is_empty() { "core" } else { r.group };
+    format!("io.k8s.api.{group}.{}.{}", r.version, r.kind)
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn query_param(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "description": description, "schema": schema, "uniqueItems": true})
+}
+
+fn common_params() -> Map<String, Value> {
+    let mut m = Map::new();
+    let s = json!({"type": "string"});
+    let b = json!({"type": "boolean"});
+    m.insert("dryRun".into(), query_param("dryRun", "When present, indicates that modifications should not be persisted. An invalid or unrecognized dryRun directive will result in an error response and no further processing of the request. Valid values are: - All: all dry run stages will be processed", s.clone()));
+    m.insert("fieldManager".into(), query_param("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes. The value must be less than or 128 characters long, and only contain printable characters, as defined by https://golang.org/pkg/unicode/#IsPrint.", s.clone()));
+    m.insert("fieldValidation".into(), query_param("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore: This will ignore any unknown fields that are silently dropped from the object, and will ignore all but the last duplicate field that the decoder encounters. This is the default behavior prior to v1.23. - Warn: This will send a warning via the standard warning response header for each unknown field that is dropped from the object, and for each duplicate field that is encountered. The request will still succeed if there are no other errors, and will only persist the last of any duplicate fields. This is the default in v1.23+ - Strict: This will fail the request with a BadRequest error if any unknown fields would be dropped from the object, or if any duplicate fields are present. The error returned from the server will contain all unknown and duplicate fields encountered.", s.clone()));
+    m.insert("force".into(), query_param("force", "Force is going to \"force\" Apply requests. It means user will re-acquire conflicting fields owned by other people. Force flag must be unset for non-apply patch requests.", b.clone()));
+    m.insert("pretty".into(), query_param("pretty", "If 'true', then the output is pretty printed. Defaults to 'false' unless the user-agent indicates a browser or command-line HTTP tool (curl and wget).", s.clone()));
+    m.insert("labelSelector".into(), query_param("labelSelector", "A selector to restrict the list of returned objects by their labels. Defaults to everything.", s.clone()));
+    m.insert("fieldSelector".into(), query_param("fieldSelector", "A selector to restrict the list of returned objects by their fields. Defaults to everything.", s.clone()));
+    m.insert("resourceVersion".into(), query_param("resourceVersion", "resourceVersion sets a constraint on what resource versions a request may be served from. See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for details.", s.clone()));
+    m.insert("limit".into(), query_param("limit", "limit is a maximum number of responses to return for a list call.", json!({"type": "integer"})));
+    m.insert("continue".into(), query_param("continue", "The continue option should be set when retrieving more results from the server.", s.clone()));
+    m.insert("watch".into(), query_param("watch", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications. Specify resourceVersion.", b.clone()));
+    m.insert("timeoutSeconds".into(), query_param("timeoutSeconds", "Timeout for the list/watch call. This limits the duration of the call, regardless of any activity or inactivity.", json!({"type": "integer"})));
+    m.insert("allowWatchBookmarks".into(), query_param("allowWatchBookmarks", "allowWatchBookmarks requests watch events with type \"BOOKMARK\".", b));
+    m.insert("gracePeriodSeconds".into(), query_param("gracePeriodSeconds", "The duration in seconds before the object should be deleted.", json!({"type": "integer"})));
+    m.insert("propagationPolicy".into(), query_param("propagationPolicy", "Whether and how garbage collection will be performed. Acceptable values are: 'Orphan', 'Background', 'Foreground'.", s));
+    m
+}
+
+/// Parameters inline, as kubectl's query-parameter verifier reads them (it does not follow
+/// `$ref`s into `components.parameters`).
+fn params(names: &[&str]) -> Value {
+    let all = common_params();
+    Value::Array(names.iter().filter_map(|n| all.get(*n).cloned()).collect())
+}
+
+fn op(r: &ResourceInfo, action: &str, id: &str, param_names: &[&str], body: Option<Value>, resp: &str) -> Value {
+    let mut o = json!({
+        "operationId": id,
+        "tags": [if r.group.is_empty() { "core_v1".to_owned() } else { format!("{}_{}", r.group, r.version) }],
+        "parameters": params(param_names),
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema_ref(resp)}}},
+                       "401": {"description": "Unauthorized"}},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+    });
+    if let Some(b) = body {
+        o["requestBody"] = b;
+    }
+    o
+}
+
+fn paths(r: &ResourceInfo) -> Map<String, Value> {
+    let base = if r.group.is_empty() {
+        format!("/api/{}", r.version)
+    } else {
+        format!("/apis/{}/{}", r.group, r.version)
+    };
+    let coll = if r.namespaced {
+        format!("{base}/namespaces/{{namespace}}/{}", r.plural)
+    } else {
+        format!("{base}/{}", r.plural)
+    };
+    let kind_ref = schema_name(r);
+    let body = |name: &str| json!({"content": {"*/*": {"schema": schema_ref(name)}}, "required": true});
+    let patch_body = json!({"content": {
+        "application/apply-patch+yaml": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
+        "application/json-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
+        "application/merge-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
+        "application/strategic-merge-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")}},
+        "required": true});
+    let k = r.kind;
+    let ns = if r.namespaced { "Namespaced" } else { "" };
+    let mut out = Map::new();
+    out.insert(
+        coll.clone(),
+        json!({
+            "get": op(r, "list", &format!("list{ns}{k}"), &["labelSelector", "fieldSelector", "resourceVersion", "limit", "continue", "watch", "timeoutSeconds", "allowWatchBookmarks", "pretty"], None, &kind_ref),
+            "post": op(r, "post", &format!("create{ns}{k}"), &["dryRun", "fieldManager", "fieldValidation", "pretty"], Some(body(&kind_ref)), &kind_ref),
+            "delete": op(r, "deletecollection", &format!("deleteCollection{ns}{k}"), &["dryRun", "gracePeriodSeconds", "propagationPolicy", "labelSelector", "fieldSelector"], Some(body("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")), "io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
+            "parameters": [{"name": "namespace", "in": "path", "required": true, "schema": {"type": "string"}}],
+        }),
+    );
+    let mut item_paths = vec![(format!("{coll}/{{name}}"), String::new())];
+    for s in r.subresources.iter().filter(|s| s.name == "status") {
+        item_paths.push((format!("{coll}/{{name}}/{}", s.name), "Status".to_owned()));
+    }
+    for (path, suffix) in item_paths {
+        out.insert(
+            path,
+            json!({
+                "get": op(r, "get", &format!("read{ns}{k}{suffix}"), &["pretty"], None, &kind_ref),
+                "put": op(r, "put", &format!("replace{ns}{k}{suffix}"), &["dryRun", "fieldManager", "fieldValidation", "pretty"], Some(body(&kind_ref)), &kind_ref),
+                "patch": op(r, "patch", &format!("patch{ns}{k}{suffix}"), &["dryRun", "fieldManager", "fieldValidation", "force", "pretty"], Some(patch_body.clone()), &kind_ref),
+                "delete": op(r, "delete", &format!("delete{ns}{k}{suffix}"), &["dryRun", "gracePeriodSeconds", "propagationPolicy"], Some(body("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")), "io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
+                "parameters": [
+                    {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "namespace", "in": "path", "required": true, "schema": {"type": "string"}},
+                ],
+            }),
+        );
+    }
+    out
+}
+
+fn build(group: &'static str, version: &'static str) -> GroupVersionDoc {
+    let schemas = generate(group, version);
+    let mut all_paths = Map::new();
+    for r in resource::RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        all_paths.extend(paths(r));
+    }
+    let doc = json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "paths": all_paths,
+        "components": {
+            "schemas": schemas,
+            "parameters": common_params(),
+            "securitySchemes": {"BearerToken": {"type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header"}},
+        },
+        "security": [{"BearerToken": []}],
+    });
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    let path = if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    };
+    GroupVersionDoc {
+        path,
+        hash: fnv_hex(&json),
+        json,
+        schemas,
+    }
+}
+
+fn fnv_hex(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016X}")
+}
+
+/// Every group-version document, built once.
+pub fn documents() -> &'static [GroupVersionDoc] {
+    static DOCS: OnceLock<Vec<GroupVersionDoc>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        resource::group_versions()
+            .into_iter()
+            .map(|(g, v)| build(g, v))
+            .collect()
+    })
+}
+
+/// The document for `api/v1` or `apis/batch/v1`.
+pub fn document(path: &str) -> Option<&'static GroupVersionDoc> {
+    documents().iter().find(|d| d.path == path)
+}
+
+/// The `/openapi/v3` root: each group-version's `serverRelativeURL`.
+pub fn root() -> Value {
+    let mut paths = Map::new();
+    for d in documents() {
+        paths.insert(
+            d.path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.hash)}),
+        );
+    }
+    json!({ "paths": paths })
+}
+
+/// Fields of `obj` that the schema of `r`'s kind does not define, as the strict decoder names
+/// them: `spec.failedJobHistoryLimit`, `spec.template.spec.containers[0].bogusField`.
+pub fn unknown_fields(r: &ResourceInfo, obj: &Value) -> Vec<String> {
+    let group_path = if r.group.is_empty() {
+        format!("api/{}", r.version)
+    } else {
+        format!("apis/{}/{}", r.group, r.version)
+    };
+    let Some(doc) = document(&group_path) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(schema) = doc.schemas.get(&schema_name(r)) {
+        walk(&doc.schemas, schema, obj, "", &mut out, 0);
+    }
+    out
+}
+
+/// Follows `$ref` and single-element `allOf` wrappers to the schema they name.
+fn resolve<'a>(schemas: &'a Map<String, Value>, mut s: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            match r
+                .strip_prefix("#/components/schemas/")
+                .and_then(|n| schemas.get(n))
+            {
+                Some(t) => s = t,
+                None => return s,
+            }
+        } else if let Some([one]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+            s = one;
+        } else {
+            return s;
+        }
+    }
+    s
+}
+
+fn walk(schemas: &Map<String, Value>, schema: &Value, v: &Value, path: &str, out: &mut Vec<String>, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    let schema = resolve(schemas, schema);
+    if schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, child) in map {
+                    let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    match props.get(k) {
+                        Some(ps) => walk(schemas, ps, child, &child_path, out, depth + 1),
+                        None => out.push(child_path),
+                    }
+                }
+            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for (k, child) in map {
+                    let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    walk(schemas, ap, child, &child_path, out, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(is) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    walk(schemas, is, item, &format!("{path}[{i}]"), out, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> &'static ResourceInfo {
+        resource::find("batch", "v1", "jobs").expect("jobs")
+    }
+
+    #[test]
+    fn job_schema_has_descriptions_and_gvk() {
+        let doc = document("apis/batch/v1").expect("batch doc");
+        let job = &doc.schemas["io.k8s.api.batch.v1.Job"];
+        assert_eq!(job["x-kubernetes-group-version-kind"][0]["kind"], "Job");
+        let spec = resolve(&doc.schemas, &job["properties"]["spec"]);
+        let backoff = &spec["properties"]["backoffLimit"]["description"];
+        assert!(backoff.as_str().unwrap_or("").contains("number of retries"));
+        let containers = &doc.schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+    }
+
+    #[test]
+    fn patch_operations_accept_field_validation() {
+        let doc: Value = serde_json::from_slice(&document("apis/batch/v1").expect("doc").json).expect("json");
+        let p = &doc["paths"]["/apis/batch/v1/namespaces/{namespace}/jobs/{name}"]["patch"];
+        assert_eq!(p["x-kubernetes-group-version-kind"]["kind"], "Job");
+        let params = p["parameters"].as_array().expect("params");
+        assert!(params.iter().any(|x| x["name"] == "fieldValidation" && x["in"] == "query"));
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_paths() {
+        let obj = json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "x", "labels": {"a": "b"}},
+            "spec": {"schedule": "* * * * *", "failedJobHistoryLimit": 3,
+                     "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "bogusField": 1}]}}}}}
+        });
+        let cj = resource::find("batch", "v1", "cronjobs").expect("cronjobs");
+        assert_eq!(
+            unknown_fields(cj, &obj),
+            vec![
+                "spec.failedJobHistoryLimit".to_owned(),
+                "spec.jobTemplate.spec.template.spec.containers[0].bogusField".to_owned()
+            ]
+        );
+        let ok = json!({"metadata": {"name": "pi", "annotations": {"x": "y"}}, "spec": {"template": {"spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "1"}}}]}}}});
+        assert!(unknown_fields(job(), &ok).is_empty());
+    }
+}

@@ -1,0 +1,123 @@
+//! Stored objects: storage keys, and the splice that puts the revision into the stored JSON
+//! as `metadata.resourceVersion` without parsing it.
+//!
+//! Objects are stored as JSON without `metadata.resourceVersion`, because the revision is only
+//! known once the store has ordered the write; every read splices the key's revision in.
+
+use crate::error::{ApiError, ApiResult};
+use api::resource::ResourceInfo;
+use bytes::{Bytes, BytesMut};
+use serde_json::{Map, Value};
+
+/// The storage key of an object: `/batch/jobs/default/pi`, `/core/namespaces/default`.
+pub fn key(r: &ResourceInfo, namespace: Option<&str>, name: &str) -> String {
+    let group = if r.group.is_empty() { "core" } else { r.group };
+    match namespace {
+        Some(ns) if r.namespaced => format!("/{group}/{}/{ns}/{name}", r.plural),
+        _ => format!("/{group}/{}/{name}", r.plural),
+    }
+}
+
+/// The key prefix of a collection: one namespace, or all of them.
+pub fn prefix(r: &ResourceInfo, namespace: Option<&str>) -> String {
+    let group = if r.group.is_empty() { "core" } else { r.group };
+    match namespace {
+        Some(ns) if r.namespaced => format!("/{group}/{}/{ns}/", r.plural),
+        _ => format!("/{group}/{}/", r.plural),
+    }
+}
+
+const META: &[u8] = b"\"metadata\":{";
+
+/// Returns the stored JSON with `"resourceVersion":"<rev>"` first in its metadata.
+pub fn with_revision(stored: &[u8], rev: u64) -> Bytes {
+    let Some(at) = stored
+        .windows(META.len())
+        .position(|w| w == META)
+        .map(|p| p + META.len())
+    else {
+        return Bytes::copy_from_slice(stored);
+    };
+    let rv = format!("\"resourceVersion\":\"{rev}\"");
+    let mut out = BytesMut::with_capacity(stored.len() + rv.len() + 1);
+    out.extend_from_slice(&stored[..at]);
+    out.extend_from_slice(rv.as_bytes());
+    if stored.get(at) != Some(&b'}') {
+        out.extend_from_slice(b",");
+    }
+    out.extend_from_slice(&stored[at..]);
+    out.freeze()
+}
+
+/// Serializes an object for storage: `apiVersion`, `kind` and `metadata` first (so that
+/// [`with_revision`] finds the metadata at once), `metadata.resourceVersion` removed.
+pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
+    let Value::Object(map) = obj else {
+        return Err(ApiError::Internal("object is not a JSON object".into()));
+    };
+    let mut ordered = Map::new();
+    for k in ["apiVersion", "kind"] {
+        if let Some(v) = map.get(k) {
+            ordered.insert(k.into(), v.clone());
+        }
+    }
+    let mut meta = map.get("metadata").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    if let Some(m) = meta.as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    ordered.insert("metadata".into(), meta);
+    for (k, v) in map {
+        if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+            ordered.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::to_vec(&Value::Object(ordered))
+        .map(Bytes::from)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Parses a stored object and sets its resourceVersion.
+pub fn from_stored(stored: &[u8], rev: u64) -> ApiResult<Value> {
+    let mut v: Value =
+        serde_json::from_slice(stored).map_err(|e| ApiError::Internal(format!("stored object: {e}")))?;
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+    Ok(v)
+}
+
+/// `metadata.<field>` as a string.
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// `metadata` as a mutable map, created if missing.
+pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = Value::Object(Map::new());
+    }
+    match obj.get_mut("metadata") {
+        Some(Value::Object(m)) => m,
+        _ => unreachable!("metadata was just made an object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn revision_is_spliced_into_metadata() {
+        let obj = json!({"kind": "Job", "apiVersion": "batch/v1", "spec": {"x": 1}, "metadata": {"name": "a", "resourceVersion": "9"}});
+        let stored = to_stored(&obj).expect("stored");
+        assert!(stored.starts_with(br#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"a"}"#));
+        let out: Value = serde_json::from_slice(&with_revision(&stored, 42)).expect("json");
+        assert_eq!(out["metadata"]["resourceVersion"], "42");
+        assert_eq!(out["metadata"]["name"], "a");
+        let empty = to_stored(&json!({"kind": "X"})).expect("stored");
+        let out: Value = serde_json::from_slice(&with_revision(&empty, 1)).expect("json");
+        assert_eq!(out["metadata"]["resourceVersion"], "1");
+        assert_eq!(from_stored(&stored, 5).expect("parse")["metadata"]["resourceVersion"], "5");
+    }
+}

@@ -1,0 +1,114 @@
+//! Admission: each kind's defaulting and validation (from the `api` crate), run on the typed
+//! Kubernetes object, so that what is stored is what a real server would store.
+
+use crate::error::{ApiError, ApiResult};
+use crate::registry::decode::cannot_handle;
+use api::resource::ResourceInfo;
+use api::validation::{self, FieldError};
+use api::defaults;
+use k8s_openapi::api::{batch::v1 as batch, core::v1 as core};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+/// What is being admitted.
+#[derive(Debug, Clone, Copy)]
+pub enum Op<'a> {
+    /// A new object.
+    Create,
+    /// A change to the main resource.
+    Update {
+        /// The stored object.
+        old: &'a Value,
+    },
+    /// A change through the `status` subresource.
+    Status {
+        /// The stored object.
+        old: &'a Value,
+    },
+}
+
+impl Op<'_> {
+    fn old(&self) -> Option<&Value> {
+        match self {
+            Op::Create => None,
+            Op::Update { old } | Op::Status { old } => Some(old),
+        }
+    }
+}
+
+fn typed<T: DeserializeOwned + Serialize>(
+    r: &'static ResourceInfo,
+    obj: Value,
+    op: Op<'_>,
+    f: impl FnOnce(&mut T, Option<&T>, Op<'_>) -> Vec<FieldError>,
+) -> ApiResult<Value> {
+    let name = obj
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut t: T = serde_json::from_value(obj).map_err(|e| cannot_handle(r, e))?;
+    let old: Option<T> = match op.old() {
+        Some(o) => Some(
+            serde_json::from_value(o.clone())
+                .map_err(|e| ApiError::Internal(format!("stored object: {e}")))?,
+        ),
+        None => None,
+    };
+    let errors = f(&mut t, old.as_ref(), op);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid {
+            resource: r,
+            name,
+            errors,
+        });
+    }
+    serde_json::to_value(&t).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn uid_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    meta.uid.clone().unwrap_or_default()
+}
+
+/// Defaults and validates `obj` for `op`; returns the object to store.
+pub fn admit(r: &'static ResourceInfo, obj: Value, op: Op<'_>) -> ApiResult<Value> {
+    match (r.group, r.kind) {
+        ("batch", "Job") => typed::<batch::Job>(r, obj, op, |job, old, op| {
+            defaults::default_job(job);
+            match (op, old) {
+                (Op::Create, _) => {
+                    let uid = uid_of(&job.metadata);
+                    defaults::prepare_job_for_create(job, &uid);
+                    validation::validate_job_create(job)
+                }
+                (Op::Update { .. }, Some(old)) => validation::validate_job_update(job, old),
+                (Op::Status { .. }, Some(old)) => validation::validate_job_status_update(job, old),
+                _ => Vec::new(),
+            }
+        }),
+        ("batch", "CronJob") => typed::<batch::CronJob>(r, obj, op, |cj, old, op| {
+            defaults::default_cronjob(cj);
+            match (op, old) {
+                (Op::Create, _) => validation::validate_cronjob_create(cj),
+                (Op::Update { .. }, Some(old)) => validation::validate_cronjob_update(cj, old),
+                _ => Vec::new(),
+            }
+        }),
+        ("", "Pod") => typed::<core::Pod>(r, obj, op, |pod, old, op| {
+            defaults::default_pod(pod);
+            match (op, old) {
+                (Op::Create, _) => validation::validate_pod_create(pod),
+                (Op::Update { .. }, Some(old)) => validation::validate_pod_update(pod, old),
+                _ => Vec::new(),
+            }
+        }),
+        ("", "Namespace") => typed::<core::Namespace>(r, obj, op, |ns, _, _| {
+            defaults::default_namespace(ns);
+            validation::validate_namespace(ns)
+        }),
+        ("", "Event") => typed::<core::Event>(r, obj, op, |ev, _, _| validation::validate_event(ev)),
+        ("", "Node") => typed::<core::Node>(r, obj, op, |node, _, _| validation::validate_node(node)),
+        _ => Ok(obj),
+    }
+}

@@ -1,0 +1,546 @@
+//! The registry: the one write path. Every create, update, patch and delete (from kubectl or
+//! from a controller) passes through here: metadata, defaulting, validation, resourceVersion
+//! checks, no-op detection, finalizers and namespaces; then the store.
+
+pub mod admission;
+pub mod decode;
+pub mod list;
+pub mod managed;
+pub mod patch;
+
+use crate::error::{ApiError, ApiResult};
+use crate::object::{self, from_stored, key, meta_mut, meta_str, to_stored, with_revision};
+use crate::request::FieldValidation;
+use admission::Op;
+use api::resource::{self, ResourceInfo};
+use bytes::Bytes;
+use jiff::Timestamp;
+use rand::Rng;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::Store;
+
+/// The clock: injected so tests can fix time.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Namespaces that exist from the start and cannot be deleted (the first three).
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Options of a write request.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// `dryRun=All`: admit but do not persist.
+    pub dry_run: bool,
+    /// `fieldManager`.
+    pub field_manager: Option<String>,
+    /// `fieldValidation`.
+    pub field_validation: FieldValidation,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            dry_run: false,
+            field_manager: None,
+            field_validation: FieldValidation::Strict,
+        }
+    }
+}
+
+/// `DeleteOptions` fields the registry honours.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `propagationPolicy`.
+    pub propagation_policy: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Debug)]
+pub enum Deleted {
+    /// Removed now; the last state of the object.
+    Gone(Bytes),
+    /// Marked for deletion (finalizers pending); the object as it is now.
+    Pending(Bytes),
+}
+
+/// The registry over a store.
+#[derive(Clone)]
+pub struct Registry {
+    store: Store,
+    clock: Clock,
+}
+
+/// Kubernetes' random name suffix alphabet (no vowels, no confusable digits).
+const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Five random characters as `generateName` uses.
+pub fn random_suffix() -> String {
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
+        .collect()
+}
+
+/// RFC 3339 at second precision, as metav1.Time serializes.
+pub fn rfc3339(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn has_generation(r: &ResourceInfo) -> bool {
+    matches!((r.group, r.kind), ("batch", "Job" | "CronJob"))
+}
+
+fn has_status(r: &ResourceInfo) -> bool {
+    r.subresource("status").is_some()
+}
+
+/// The object without the fields that change on every write, for no-op detection.
+fn comparable(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        m.remove("managedFields");
+    }
+    v
+}
+
+fn finalizers_empty(obj: &Value) -> bool {
+    obj.get("metadata")
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+}
+
+impl Registry {
+    /// A registry over `store`, reading time from `clock`.
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Registry { store, clock }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Now.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// Creates the system namespaces if absent.
+    pub async fn bootstrap(&self) -> ApiResult<()> {
+        let Some(ns) = resource::find("", "v1", "namespaces") else {
+            return Err(ApiError::Internal("namespaces resource missing".into()));
+        };
+        for name in SYSTEM_NAMESPACES {
+            if self.store.get(&key(ns, None, name))?.is_none() {
+                let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+                match self.create(ns, None, obj, &WriteOptions::default()).await {
+                    Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one object: its stored bytes and revision.
+    pub fn get_raw(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<store::KeyValue> {
+        self.store.get(&key(r, ns, name))?.ok_or_else(|| ApiError::NotFound {
+            resource: r,
+            name: name.to_owned(),
+        })
+    }
+
+    /// Reads one object as JSON bytes with its resourceVersion.
+    pub fn get(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Bytes> {
+        let kv = self.get_raw(r, ns, name)?;
+        Ok(with_revision(&kv.value, kv.mod_revision))
+    }
+
+    /// Reads one object as a JSON value.
+    pub fn get_value(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        let kv = self.get_raw(r, ns, name)?;
+        from_stored(&kv.value, kv.mod_revision)
+    }
+
+    async fn check_namespace(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<()> {
+        let (true, Some(ns)) = (r.namespaced, ns) else {
+            return Ok(());
+        };
+        let Some(nsr) = resource::find("", "v1", "namespaces") else {
+            return Ok(());
+        };
+        let Some(kv) = self.store.get(&key(nsr, None, ns))? else {
+            return Err(ApiError::NotFound {
+                resource: nsr,
+                name: ns.to_owned(),
+            });
+        };
+        let nsobj = from_stored(&kv.value, kv.mod_revision)?;
+        if meta_str(&nsobj, "deletionTimestamp").is_some() {
+            return Err(ApiError::Forbidden(format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                r.qualified()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates `obj` (already decoded) in `ns`.
+    pub async fn create(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Bytes> {
+        let now = self.now();
+        let ts = rfc3339(now);
+        let body_fields = managed::fields_of(&obj);
+        {
+            let m = meta_mut(&mut obj);
+            match (r.namespaced, ns, m.get("namespace").and_then(Value::as_str)) {
+                (true, Some(url_ns), Some(body_ns)) if !body_ns.is_empty() && body_ns != url_ns => {
+                    return Err(ApiError::BadRequest(
+                        "the namespace of the provided object does not match the namespace sent on the request".into(),
+                    ));
+                }
+                (true, Some(url_ns), _) => {
+                    m.insert("namespace".into(), json!(url_ns));
+                }
+                _ => {
+                    m.remove("namespace");
+                }
+            }
+            let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let generate = m.get("generateName").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if name.is_empty() && !generate.is_empty() {
+                m.insert("name".into(), json!(format!("{generate}{}", random_suffix())));
+            }
+            m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            m.insert("creationTimestamp".into(), json!(ts));
+            m.remove("resourceVersion");
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+            if has_generation(r) {
+                m.insert("generation".into(), json!(1));
+            } else {
+                m.remove("generation");
+            }
+            let mut entries = Vec::new();
+            if let Some(manager) = &opts.field_manager {
+                managed::record_update(&mut entries, manager, &r.api_version(), None, &ts, &body_fields);
+            }
+            if entries.is_empty() {
+                m.remove("managedFields");
+            } else {
+                m.insert("managedFields".into(), Value::Array(entries));
+            }
+        }
+        if has_status(r) && r.kind != "Namespace" && r.kind != "Pod" && r.kind != "Node" {
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("status");
+            }
+        }
+        let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+        self.check_namespace(r, ns, &name).await?;
+        let obj = admission::admit(r, obj, Op::Create)?;
+        let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+        if name.is_empty() {
+            return Err(ApiError::Invalid {
+                resource: r,
+                name,
+                errors: vec![api::validation::FieldError::required(
+                    "metadata.name",
+                    "name or generateName is required",
+                )],
+            });
+        }
+        let stored = to_stored(&obj)?;
+        if opts.dry_run {
+            return Ok(with_revision(&stored, self.store.current_revision()));
+        }
+        match self.store.create(&key(r, ns, &name), stored.clone()).await {
+            Ok(kv) => Ok(with_revision(&stored, kv.mod_revision)),
+            Err(store::Error::AlreadyExists { .. }) => Err(ApiError::AlreadyExists { resource: r, name }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces the object `name` with `new` (already decoded), through the main resource or
+    /// the `status` subresource.
+    pub async fn update(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        new: Value,
+        status: bool,
+        opts: &WriteOptions,
+    ) -> ApiResult<Bytes> {
+        let kv = self.get_raw(r, ns, name)?;
+        let old = from_stored(&kv.value, kv.mod_revision)?;
+        if meta_str(&new, "name").is_some_and(|n| n != name) {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&new, "name").unwrap_or_default()
+            )));
+        }
+        if let Some(rv) = meta_str(&new, "resourceVersion").filter(|v| !v.is_empty()) {
+            if rv != kv.mod_revision.to_string() {
+                return Err(ApiError::Conflict {
+                    resource: r,
+                    name: name.to_owned(),
+                    detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
+                });
+            }
+        }
+        if let (true, Some(uid)) = (true, meta_str(&new, "uid").filter(|u| !u.is_empty())) {
+            if Some(uid) != meta_str(&old, "uid") {
+                return Err(ApiError::Conflict {
+                    resource: r,
+                    name: name.to_owned(),
+                    detail: format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(&old, "uid").unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        self.write_update(r, ns, name, &kv, old, new, status, opts).await
+    }
+
+    /// Shared tail of update and patch: merge server-owned metadata, admit, detect no-ops,
+    /// write with compare-and-swap on the revision read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_update(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        kv: &store::KeyValue,
+        old: Value,
+        new: Value,
+        status: bool,
+        opts: &WriteOptions,
+    ) -> ApiResult<Bytes> {
+        let mut next = if status {
+            // The status subresource changes only status.
+            let mut n = old.clone();
+            match new.get("status") {
+                Some(s) => n["status"] = s.clone(),
+                None => {
+                    if let Some(o) = n.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+            n
+        } else {
+            let mut n = new;
+            if has_status(r) {
+                match old.get("status") {
+                    Some(s) => n["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = n.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+            }
+            n
+        };
+        if let Some(o) = next.as_object_mut() {
+            o.insert("apiVersion".into(), json!(r.api_version()));
+            o.insert("kind".into(), json!(r.kind));
+        }
+        {
+            let old_meta = old.get("metadata").cloned().unwrap_or_default();
+            let m = meta_mut(&mut next);
+            for k in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                match old_meta.get(k) {
+                    Some(v) => {
+                        m.insert(k.into(), v.clone());
+                    }
+                    None => {
+                        m.remove(k);
+                    }
+                }
+            }
+            m.remove("resourceVersion");
+            m.insert("managedFields".into(), old_meta.get("managedFields").cloned().unwrap_or(json!([])));
+        }
+        let mut next = admission::admit(r, next, if status { Op::Status { old: &old } } else { Op::Update { old: &old } })?;
+        if has_generation(r) && next.get("spec") != old.get("spec") {
+            let g = old.get("metadata").and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+            meta_mut(&mut next).insert("generation".into(), json!(g + 1));
+        }
+        if comparable(&next) == comparable(&old) {
+            return Ok(with_revision(&kv.value, kv.mod_revision));
+        }
+        let ts = rfc3339(self.now());
+        {
+            let changed = managed::changed(&comparable(&old), &comparable(&next));
+            let mut entries: Vec<Value> = next
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(manager) = &opts.field_manager {
+                managed::record_update(&mut entries, manager, &r.api_version(), status.then_some("status"), &ts, &changed);
+            }
+            let m = meta_mut(&mut next);
+            if entries.is_empty() {
+                m.remove("managedFields");
+            } else {
+                m.insert("managedFields".into(), Value::Array(entries));
+            }
+        }
+        let stored = to_stored(&next)?;
+        if opts.dry_run {
+            return Ok(with_revision(&stored, kv.mod_revision));
+        }
+        let k = key(r, ns, name);
+        if meta_str(&next, "deletionTimestamp").is_some() && finalizers_empty(&next) {
+            // The last finalizer is gone: the deletion completes now.
+            return match self.store.delete(&k, Some(kv.mod_revision)).await {
+                Ok(d) => Ok(with_revision(&stored, d.mod_revision)),
+                Err(e) => Err(self.write_error(r, name, e)),
+            };
+        }
+        match self.store.update(&k, stored.clone(), Some(kv.mod_revision)).await {
+            Ok(new_kv) => Ok(with_revision(&stored, new_kv.mod_revision)),
+            Err(e) => Err(self.write_error(r, name, e)),
+        }
+    }
+
+    fn write_error(&self, r: &'static ResourceInfo, name: &str, e: store::Error) -> ApiError {
+        match e {
+            store::Error::Conflict { .. } => ApiError::Conflict {
+                resource: r,
+                name: name.to_owned(),
+                detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
+            },
+            store::Error::NotFound { .. } => ApiError::NotFound {
+                resource: r,
+                name: name.to_owned(),
+            },
+            other => other.into(),
+        }
+    }
+
+    /// Deletes `name`, honouring preconditions and finalizers.
+    pub async fn delete(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Deleted> {
+        if r.kind == "Namespace" && SYSTEM_NAMESPACES[..3].contains(&name) {
+            return Err(ApiError::Forbidden(format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            )));
+        }
+        let kv = self.get_raw(r, ns, name)?;
+        let mut obj = from_stored(&kv.value, kv.mod_revision)?;
+        if let Some(uid) = &opts.uid {
+            if Some(uid.as_str()) != meta_str(&obj, "uid") {
+                return Err(ApiError::Conflict {
+                    resource: r,
+                    name: name.to_owned(),
+                    detail: format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(&obj, "uid").unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        if let Some(rv) = &opts.resource_version {
+            if *rv != kv.mod_revision.to_string() {
+                return Err(ApiError::Conflict {
+                    resource: r,
+                    name: name.to_owned(),
+                    detail: format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        kv.mod_revision
+                    ),
+                });
+            }
+        }
+        if opts.dry_run {
+            return Ok(Deleted::Gone(with_revision(&kv.value, kv.mod_revision)));
+        }
+        let k = key(r, ns, name);
+        if r.kind == "Namespace" {
+            return self.delete_namespace(r, name, kv, obj).await;
+        }
+        if !finalizers_empty(&obj) {
+            if meta_str(&obj, "deletionTimestamp").is_none() {
+                let m = meta_mut(&mut obj);
+                m.insert("deletionTimestamp".into(), json!(rfc3339(self.now())));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                let stored = to_stored(&obj)?;
+                let new_kv = self
+                    .store
+                    .update(&k, stored.clone(), Some(kv.mod_revision))
+                    .await
+                    .map_err(|e| self.write_error(r, name, e))?;
+                return Ok(Deleted::Pending(with_revision(&stored, new_kv.mod_revision)));
+            }
+            return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
+        }
+        let d = self
+            .store
+            .delete(&k, Some(kv.mod_revision))
+            .await
+            .map_err(|e| self.write_error(r, name, e))?;
+        Ok(Deleted::Gone(with_revision(&kv.value, d.mod_revision)))
+    }
+
+    /// Deletes a namespace: marks it Terminating, deletes everything in it, then removes it.
+    async fn delete_namespace(
+        &self,
+        r: &'static ResourceInfo,
+        name: &str,
+        kv: store::KeyValue,
+        mut obj: Value,
+    ) -> ApiResult<Deleted> {
+        let k = key(r, None, name);
+        let mut rev = kv.mod_revision;
+        if meta_str(&obj, "deletionTimestamp").is_none() {
+            meta_mut(&mut obj).insert("deletionTimestamp".into(), json!(rfc3339(self.now())));
+            obj["status"] = json!({"phase": "Terminating"});
+            let stored = to_stored(&obj)?;
+            rev = self
+                .store
+                .update(&k, stored, Some(rev))
+                .await
+                .map_err(|e| self.write_error(r, name, e))?
+                .mod_revision;
+        }
+        let terminating = to_stored(&obj)?;
+        for res in resource::RESOURCES.iter().filter(|x| x.namespaced) {
+            let listed = self.store.list(&object::prefix(res, Some(name)), &store::ListOptions::default())?;
+            for item in listed.items {
+                match self.store.delete(&item.key, None).await {
+                    Ok(_) | Err(store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        match self.store.delete(&k, None).await {
+            Ok(_) | Err(store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Deleted::Pending(with_revision(&terminating, rev)))
+    }
+}

@@ -1,0 +1,103 @@
+//! `batchlet server`: opens the store, bootstraps the system namespaces, makes the PKI and
+//! kubeconfig, serves the API, and shuts down in order on SIGTERM or SIGINT (stop accepting
+//! and end watches, then close the store).
+
+use anyhow::{Context, Result};
+use apiserver::registry::Registry;
+use apiserver::{AppState, kubeconfig, tls};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Options of `batchlet server`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Directory for the store (state.db), the PKI and the kubeconfig. Default:
+    /// $BATCHLET_DATA_DIR, else ~/.local/share/batchlet.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to serve on; port 0 picks a free port (the kubeconfig names the real one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Serve plain HTTP instead of HTTPS. The token is still required, but it crosses the
+    /// network in clear text: use only on a trusted loopback.
+    #[arg(long)]
+    insecure_http: bool,
+}
+
+fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(d) = arg {
+        return Ok(d);
+    }
+    if let Some(d) = std::env::var_os("BATCHLET_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    let home = std::env::var_os("HOME").context("neither --data-dir, BATCHLET_DATA_DIR nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".local/share/batchlet"))
+}
+
+async fn signalled() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    Ok(())
+}
+
+/// Runs the server until a signal.
+pub async fn run(args: Args) -> Result<()> {
+    let dir = data_dir(args.data_dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    let db = dir.join("state.db");
+    let store = store::Store::open(&db, store::Options::default())
+        .with_context(|| format!("opening the store {}", db.display()))?;
+    let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
+    registry.bootstrap().await.context("creating the system namespaces")?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let pki = tls::Pki::load_or_create(&dir.join("pki"), &[addr.ip().to_string()])
+        .context("preparing the PKI")?;
+    let host = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        ip => ip.to_string(),
+    };
+    let (url, tls_config, ca) = if args.insecure_http {
+        tracing::warn!("--insecure-http: serving plain HTTP; the token crosses the network in clear text");
+        (format!("http://{host}:{}", addr.port()), None, None)
+    } else {
+        let cfg = pki.server_config().context("configuring TLS")?;
+        (format!("https://{host}:{}", addr.port()), Some(cfg), Some(pki.ca_pem.as_str()))
+    };
+    let kubeconfig_path = dir.join("kubeconfig");
+    tls::write_private(&kubeconfig_path, kubeconfig::render(&url, ca, &pki.token).as_bytes())
+        .context("writing the kubeconfig")?;
+
+    let shutdown = CancellationToken::new();
+    let state = AppState {
+        registry,
+        shutdown: shutdown.clone(),
+        server_address: format!("{host}:{}", addr.port()),
+        token: Some(Arc::from(pki.token.as_str())),
+    };
+    let app = apiserver::router(state);
+    tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
+    println!("export KUBECONFIG={}", kubeconfig_path.display());
+
+    let server = tokio::spawn(apiserver::serve::serve(listener, app, tls_config, shutdown.clone()));
+    let signal = signalled().await;
+    shutdown.cancel();
+    if let Err(e) = server.await {
+        tracing::error!(error = %e, "server task failed");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    signal
+}

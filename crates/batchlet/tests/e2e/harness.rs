@@ -1,0 +1,232 @@
+//! Starting the server binary and running kubectl against it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long to wait for the server to announce itself.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The examples directory of the repository.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// The kubectl to use, or None (after printing why) when the test should be skipped.
+pub fn kubectl_available() -> bool {
+    let found = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var("BATCHLET_REQUIRE_KUBECTL").as_deref() == Ok("1") {
+            panic!("kubectl is required (BATCHLET_REQUIRE_KUBECTL=1) but was not found on PATH");
+        }
+        eprintln!("SKIPPED: kubectl not found on PATH; set BATCHLET_REQUIRE_KUBECTL=1 to fail instead");
+    }
+    found
+}
+
+/// A running `batchlet server` with its own data dir.
+pub struct Server {
+    child: Option<Child>,
+    /// Data directory (kept across restarts).
+    pub dir: tempfile::TempDir,
+    /// Admin kubeconfig.
+    pub kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+fn spawn(dir: &Path, listen: &str) -> (Child, PathBuf) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchlet"))
+        .args(["server", "--listen", listen, "--data-dir"])
+        .arg(dir)
+        .env("BATCHLET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn batchlet server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(p) = line.strip_prefix("export KUBECONFIG=") {
+                let _ = tx.send(PathBuf::from(p));
+            }
+        }
+    });
+    let kubeconfig = rx
+        .recv_timeout(START_TIMEOUT)
+        .expect("server did not print its export KUBECONFIG line");
+    (child, kubeconfig)
+}
+
+impl Server {
+    /// Starts a server on a free port in a new data dir.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (child, kubeconfig) = spawn(dir.path(), "127.0.0.1:0");
+        Server {
+            child: Some(child),
+            dir,
+            kubeconfig,
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+
+    /// SIGKILLs the server (no shutdown path runs).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().expect("wait")
+    }
+
+    /// Starts the server again on the same data dir.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, kubeconfig) = spawn(self.dir.path(), "127.0.0.1:0");
+        self.child = Some(child);
+        self.kubeconfig = kubeconfig;
+        self.cache = tempfile::tempdir().expect("cache dir");
+    }
+
+    /// A kubectl command against this server, with a fresh discovery cache.
+    pub fn kubectl_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .current_dir(examples());
+        c
+    }
+
+    /// Runs kubectl and returns its output.
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        let out = self.kubectl_cmd(args).output().expect("run kubectl");
+        Run::from(out)
+    }
+
+    /// Runs kubectl with `stdin` as standard input.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .kubectl_cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kubectl");
+        let mut input = child.stdin.take().expect("stdin");
+        let data = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+        let out = child.wait_with_output().expect("kubectl output");
+        let _ = writer.join();
+        Run::from(out)
+    }
+
+    /// Runs kubectl and asserts it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.kubectl(args);
+        assert!(r.success, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+        r.stdout
+    }
+
+    /// The server's URL and token, from the kubeconfig.
+    pub fn url_and_token(&self) -> (String, String) {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
+        let find = |k: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(k).map(|v| v.trim().to_owned()))
+                .expect("kubeconfig field")
+        };
+        (find("server:"), find("token:"))
+    }
+
+    /// The CA file, written next to the kubeconfig, for curl.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("pki/ca.crt")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The result of one kubectl run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status was zero.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            success: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Splits a table printed by kubectl into rows of whitespace-separated cells.
+pub fn rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Reads lines from `child`'s stdout until `pred` holds for one, or the timeout passes.
+pub fn wait_for_line(rx: &mpsc::Receiver<String>, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        match rx.recv_timeout(left) {
+            Ok(line) if pred(&line) => return Some(line),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Streams a child's stdout lines into a channel.
+pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
