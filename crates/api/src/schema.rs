@@ -30,14 +30,62 @@ pub struct GroupVersionDoc {
 /// Merge keys and strategies of list fields, as the upstream OpenAPI extensions declare them:
 /// (schema, property, merge key, patch strategy, list-map keys).
 const PATCH_META: &[(&str, &str, &str, &str, &[&str])] = &[
-    ("io.k8s.api.core.v1.PodSpec", "containers", "name", "merge", &["name"]),
-    ("io.k8s.api.core.v1.PodSpec", "initContainers", "name", "merge", &["name"]),
-    ("io.k8s.api.core.v1.PodSpec", "ephemeralContainers", "name", "merge", &["name"]),
-    ("io.k8s.api.core.v1.PodSpec", "volumes", "name", "merge,retainKeys", &["name"]),
-    ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", "name", "merge", &["name"]),
-    ("io.k8s.api.core.v1.PodSpec", "hostAliases", "ip", "merge", &["ip"]),
-    ("io.k8s.api.core.v1.PodSpec", "resourceClaims", "name", "merge,retainKeys", &["name"]),
-    ("io.k8s.api.core.v1.PodSpec", "schedulingGates", "name", "merge", &["name"]),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "containers",
+        "name",
+        "merge",
+        &["name"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "initContainers",
+        "name",
+        "merge",
+        &["name"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "ephemeralContainers",
+        "name",
+        "merge",
+        &["name"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "volumes",
+        "name",
+        "merge,retainKeys",
+        &["name"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "imagePullSecrets",
+        "name",
+        "merge",
+        &["name"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "hostAliases",
+        "ip",
+        "merge",
+        &["ip"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "resourceClaims",
+        "name",
+        "merge,retainKeys",
+        &["name"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "schedulingGates",
+        "name",
+        "merge",
+        &["name"],
+    ),
     (
         "io.k8s.api.core.v1.PodSpec",
         "topologySpreadConstraints",
@@ -45,7 +93,13 @@ const PATCH_META: &[(&str, &str, &str, &str, &[&str])] = &[
         "merge",
         &["topologyKey", "whenUnsatisfiable"],
     ),
-    ("io.k8s.api.core.v1.Container", "env", "name", "merge", &["name"]),
+    (
+        "io.k8s.api.core.v1.Container",
+        "env",
+        "name",
+        "merge",
+        &["name"],
+    ),
     (
         "io.k8s.api.core.v1.Container",
         "ports",
@@ -53,14 +107,62 @@ const PATCH_META: &[(&str, &str, &str, &str, &[&str])] = &[
         "merge",
         &["containerPort", "protocol"],
     ),
-    ("io.k8s.api.core.v1.Container", "volumeMounts", "mountPath", "merge", &["mountPath"]),
-    ("io.k8s.api.core.v1.Container", "volumeDevices", "devicePath", "merge", &["devicePath"]),
-    ("io.k8s.api.core.v1.PodStatus", "conditions", "type", "merge", &["type"]),
-    ("io.k8s.api.batch.v1.JobStatus", "conditions", "type", "merge", &[]),
-    ("io.k8s.api.core.v1.NodeStatus", "conditions", "type", "merge", &["type"]),
-    ("io.k8s.api.core.v1.NodeStatus", "addresses", "type", "merge", &["type"]),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences", "uid", "merge", &["uid"]),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers", "", "merge", &[]),
+    (
+        "io.k8s.api.core.v1.Container",
+        "volumeMounts",
+        "mountPath",
+        "merge",
+        &["mountPath"],
+    ),
+    (
+        "io.k8s.api.core.v1.Container",
+        "volumeDevices",
+        "devicePath",
+        "merge",
+        &["devicePath"],
+    ),
+    (
+        "io.k8s.api.core.v1.PodStatus",
+        "conditions",
+        "type",
+        "merge",
+        &["type"],
+    ),
+    (
+        "io.k8s.api.batch.v1.JobStatus",
+        "conditions",
+        "type",
+        "merge",
+        &[],
+    ),
+    (
+        "io.k8s.api.core.v1.NodeStatus",
+        "conditions",
+        "type",
+        "merge",
+        &["type"],
+    ),
+    (
+        "io.k8s.api.core.v1.NodeStatus",
+        "addresses",
+        "type",
+        "merge",
+        &["type"],
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "ownerReferences",
+        "uid",
+        "merge",
+        &["uid"],
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "finalizers",
+        "",
+        "merge",
+        &[],
+    ),
 ];
 
 fn generate(group: &str, version: &str) -> Map<String, Value> {
@@ -155,12 +257,40 @@ fn common_params() -> Map<String, Value> {
     m.insert("labelSelector".into(), query_param("labelSelector", "A selector to restrict the list of returned objects by their labels. Defaults to everything.", s.clone()));
     m.insert("fieldSelector".into(), query_param("fieldSelector", "A selector to restrict the list of returned objects by their fields. Defaults to everything.", s.clone()));
     m.insert("resourceVersion".into(), query_param("resourceVersion", "resourceVersion sets a constraint on what resource versions a request may be served from. See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for details.", s.clone()));
-    m.insert("limit".into(), query_param("limit", "limit is a maximum number of responses to return for a list call.", json!({"type": "integer"})));
-    m.insert("continue".into(), query_param("continue", "The continue option should be set when retrieving more results from the server.", s.clone()));
+    m.insert(
+        "limit".into(),
+        query_param(
+            "limit",
+            "limit is a maximum number of responses to return for a list call.",
+            json!({"type": "integer"}),
+        ),
+    );
+    m.insert(
+        "continue".into(),
+        query_param(
+            "continue",
+            "The continue option should be set when retrieving more results from the server.",
+            s.clone(),
+        ),
+    );
     m.insert("watch".into(), query_param("watch", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications. Specify resourceVersion.", b.clone()));
     m.insert("timeoutSeconds".into(), query_param("timeoutSeconds", "Timeout for the list/watch call. This limits the duration of the call, regardless of any activity or inactivity.", json!({"type": "integer"})));
-    m.insert("allowWatchBookmarks".into(), query_param("allowWatchBookmarks", "allowWatchBookmarks requests watch events with type \"BOOKMARK\".", b));
-    m.insert("gracePeriodSeconds".into(), query_param("gracePeriodSeconds", "The duration in seconds before the object should be deleted.", json!({"type": "integer"})));
+    m.insert(
+        "allowWatchBookmarks".into(),
+        query_param(
+            "allowWatchBookmarks",
+            "allowWatchBookmarks requests watch events with type \"BOOKMARK\".",
+            b,
+        ),
+    );
+    m.insert(
+        "gracePeriodSeconds".into(),
+        query_param(
+            "gracePeriodSeconds",
+            "The duration in seconds before the object should be deleted.",
+            json!({"type": "integer"}),
+        ),
+    );
     m.insert("propagationPolicy".into(), query_param("propagationPolicy", "Whether and how garbage collection will be performed. Acceptable values are: 'Orphan', 'Background', 'Foreground'.", s));
     m
 }
@@ -172,7 +302,14 @@ fn params(names: &[&str]) -> Value {
     Value::Array(names.iter().filter_map(|n| all.get(*n).cloned()).collect())
 }
 
-fn op(r: &ResourceInfo, action: &str, id: &str, param_names: &[&str], body: Option<Value>, resp: &str) -> Value {
+fn op(
+    r: &ResourceInfo,
+    action: &str,
+    id: &str,
+    param_names: &[&str],
+    body: Option<Value>,
+    resp: &str,
+) -> Value {
     let mut o = json!({
         "operationId": id,
         "tags": [if r.group.is_empty() { "core_v1".to_owned() } else { format!("{}_{}", r.group, r.version) }],
@@ -200,7 +337,8 @@ fn paths(r: &ResourceInfo) -> Map<String, Value> {
         format!("{base}/{}", r.plural)
     };
     let kind_ref = schema_name(r);
-    let body = |name: &str| json!({"content": {"*/*": {"schema": schema_ref(name)}}, "required": true});
+    let body =
+        |name: &str| json!({"content": {"*/*": {"schema": schema_ref(name)}}, "required": true});
     let patch_body = json!({"content": {
         "application/apply-patch+yaml": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
         "application/json-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
@@ -350,19 +488,34 @@ fn resolve<'a>(schemas: &'a Map<String, Value>, mut s: &'a Value) -> &'a Value {
     s
 }
 
-fn walk(schemas: &Map<String, Value>, schema: &Value, v: &Value, path: &str, out: &mut Vec<String>, depth: usize) {
+fn walk(
+    schemas: &Map<String, Value>,
+    schema: &Value,
+    v: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
     let schema = resolve(schemas, schema);
-    if schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true) {
+    if schema
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
         return;
     }
     match v {
         Value::Object(map) => {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (k, child) in map {
-                    let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let child_path = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     match props.get(k) {
                         Some(ps) => walk(schemas, ps, child, &child_path, out, depth + 1),
                         None => out.push(child_path),
@@ -370,7 +523,11 @@ fn walk(schemas: &Map<String, Value>, schema: &Value, v: &Value, path: &str, out
                 }
             } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
                 for (k, child) in map {
-                    let child_path = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let child_path = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     walk(schemas, ap, child, &child_path, out, depth + 1);
                 }
             }
@@ -408,11 +565,16 @@ mod tests {
 
     #[test]
     fn patch_operations_accept_field_validation() {
-        let doc: Value = serde_json::from_slice(&document("apis/batch/v1").expect("doc").json).expect("json");
+        let doc: Value =
+            serde_json::from_slice(&document("apis/batch/v1").expect("doc").json).expect("json");
         let p = &doc["paths"]["/apis/batch/v1/namespaces/{namespace}/jobs/{name}"]["patch"];
         assert_eq!(p["x-kubernetes-group-version-kind"]["kind"], "Job");
         let params = p["parameters"].as_array().expect("params");
-        assert!(params.iter().any(|x| x["name"] == "fieldValidation" && x["in"] == "query"));
+        assert!(
+            params
+                .iter()
+                .any(|x| x["name"] == "fieldValidation" && x["in"] == "query")
+        );
     }
 
     #[test]

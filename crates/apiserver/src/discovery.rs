@@ -38,7 +38,8 @@ pub fn version() -> Value {
 pub fn aggregated_version(accept: Option<&str>) -> Option<&'static str> {
     for part in accept?.split(',') {
         let params: Vec<&str> = part.split(';').map(str::trim).collect();
-        if params.contains(&"as=APIGroupDiscoveryList") && params.contains(&"g=apidiscovery.k8s.io") {
+        if params.contains(&"as=APIGroupDiscoveryList") && params.contains(&"g=apidiscovery.k8s.io")
+        {
             if params.contains(&"v=v2") {
                 return Some("v2");
             }
@@ -51,7 +52,11 @@ pub fn aggregated_version(accept: Option<&str>) -> Option<&'static str> {
 }
 
 fn scope(r: &ResourceInfo) -> &'static str {
-    if r.namespaced { "Namespaced" } else { "Cluster" }
+    if r.namespaced {
+        "Namespaced"
+    } else {
+        "Cluster"
+    }
 }
 
 fn aggregated_resource(r: &ResourceInfo) -> Value {
@@ -157,7 +162,10 @@ pub fn group(g: &str) -> Option<Value> {
 /// Legacy `/api/v1` or `/apis/{group}/{version}`.
 pub fn resource_list(g: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for r in resource::RESOURCES.iter().filter(|r| r.group == g && r.version == version) {
+    for r in resource::RESOURCES
+        .iter()
+        .filter(|r| r.group == g && r.version == version)
+    {
         let mut e = json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -185,8 +193,14 @@ pub fn resource_list(g: &str, version: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let gv = if g.is_empty() { version.to_owned() } else { format!("{g}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if g.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{g}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 #[cfg(test)]
@@ -205,7 +219,12 @@ mod tests {
     #[test]
     fn legacy_lists_subresources() {
         let l = resource_list("batch", "v1").expect("batch");
-        let names: Vec<&str> = l["resources"].as_array().expect("a").iter().filter_map(|r| r["name"].as_str()).collect();
+        let names: Vec<&str> = l["resources"]
+            .as_array()
+            .expect("a")
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
         assert!(names.contains(&"jobs/status") && names.contains(&"cronjobs"));
     }
 }

@@ -115,9 +115,9 @@ fn invalid_message(r: &ResourceInfo, name: &str, errors: &[FieldError]) -> Strin
 impl From<store::Error> for ApiError {
     fn from(e: store::Error) -> Self {
         match e {
-            store::Error::Expired { requested, oldest } => ApiError::Expired(format!(
-                "too old resource version: {requested} ({oldest})"
-            )),
+            store::Error::Expired { requested, oldest } => {
+                ApiError::Expired(format!("too old resource version: {requested} ({oldest})"))
+            }
             store::Error::FutureRevision { requested, current } => {
                 ApiError::TooLargeResourceVersion { requested, current }
             }
@@ -133,7 +133,9 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Raw { code, .. } => StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            ApiError::Raw { code, .. } => {
+                StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -181,7 +183,9 @@ impl ApiError {
                     .iter()
                     .map(|e| json!({"reason": e.kind.reason(), "message": e.body(), "field": e.field}))
                     .collect();
-                Some(json!({"name": name, "group": resource.group, "kind": resource.kind, "causes": causes}))
+                Some(
+                    json!({"name": name, "group": resource.group, "kind": resource.kind, "causes": causes}),
+                )
             }
             ApiError::TooLargeResourceVersion { .. } => Some(json!({
                 "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
@@ -206,10 +210,10 @@ impl ApiError {
         if let Some(d) = self.details() {
             s["details"] = d;
         }
-        if self.reason().is_empty() {
-            if let Some(m) = s.as_object_mut() {
-                m.remove("reason");
-            }
+        if self.reason().is_empty()
+            && let Some(m) = s.as_object_mut()
+        {
+            m.remove("reason");
         }
         s
     }

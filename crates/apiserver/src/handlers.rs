@@ -18,7 +18,13 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 fn json_bytes(code: StatusCode, body: Bytes, warnings: &[String]) -> Response {
-    let mut resp = (code, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    with_warnings(
+        (code, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        warnings,
+    )
+}
+
+fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
     for w in warnings {
         let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
         if let Ok(v) = HeaderValue::from_str(&text) {
@@ -37,41 +43,63 @@ async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > MAX_REQUEST_BODY_BYTES
     {
-        if len > MAX_REQUEST_BODY_BYTES {
-            return Err(ApiError::TooLarge);
-        }
+        return Err(ApiError::TooLarge);
     }
     let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY_BYTES);
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge),
-        Err(e) => Err(ApiError::BadRequest(format!("error reading request body: {e}"))),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "error reading request body: {e}"
+        ))),
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Entry point for every `/api` and `/apis` request.
-pub async fn dispatch(state: AppState, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn dispatch(
+    state: AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match route(&state, &method, &uri, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn route(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+async fn route(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let path = uri.path().trim_end_matches('/');
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let accept = header_str(headers, header::ACCEPT);
-    let get_only = |resp: Response| if method == Method::GET { Ok(resp) } else { Err(ApiError::MethodNotAllowed) };
+    let get_only = |resp: Response| {
+        if method == Method::GET {
+            Ok(resp)
+        } else {
+            Err(ApiError::MethodNotAllowed)
+        }
+    };
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["api"] => {
             return get_only(match discovery::aggregated_version(accept) {
                 Some(v) => discovery::aggregated(true, v),
-                None => json_value(StatusCode::OK, &discovery::api_versions(&state.server_address)),
+                None => json_value(
+                    StatusCode::OK,
+                    &discovery::api_versions(&state.server_address),
+                ),
             });
         }
         ["apis"] => {
@@ -132,7 +160,10 @@ fn name_of(t: &Target) -> &str {
 fn write_options(q: &Query) -> ApiResult<WriteOptions> {
     Ok(WriteOptions {
         dry_run: q.dry_run()?,
-        field_manager: q.get("fieldManager").filter(|m| !m.is_empty()).map(str::to_owned),
+        field_manager: q
+            .get("fieldManager")
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned),
         field_validation: q.field_validation()?,
     })
 }
@@ -141,9 +172,19 @@ fn get(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Res
     match t.subresource.as_deref() {
         None | Some("status") => {}
         Some("log") => {
-            let pod = state.registry.get_value(t.resource, t.namespace.as_deref(), name_of(t))?;
-            if pod.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).is_none_or(str::is_empty) {
-                return Err(ApiError::BadRequest(format!("pod {} does not have a host assigned", name_of(t))));
+            let pod = state
+                .registry
+                .get_value(t.resource, t.namespace.as_deref(), name_of(t))?;
+            if pod
+                .get("spec")
+                .and_then(|s| s.get("nodeName"))
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return Err(ApiError::BadRequest(format!(
+                    "pod {} does not have a host assigned",
+                    name_of(t)
+                )));
             }
             return Err(ApiError::BadRequest(format!(
                 "container logs for pod {} are not available: no node agent is running",
@@ -152,9 +193,15 @@ fn get(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Res
         }
         Some(_) => return Err(ApiError::NoRoute),
     }
-    let kv = state.registry.get_raw(t.resource, t.namespace.as_deref(), name_of(t))?;
+    let kv = state
+        .registry
+        .get_raw(t.resource, t.namespace.as_deref(), name_of(t))?;
     match format {
-        Format::Json => Ok(json_bytes(StatusCode::OK, with_revision(&kv.value, kv.mod_revision), &[])),
+        Format::Json => Ok(json_bytes(
+            StatusCode::OK,
+            with_revision(&kv.value, kv.mod_revision),
+            &[],
+        )),
         Format::Table => {
             let obj = from_stored(&kv.value, kv.mod_revision)?;
             let tbl = table::table(
@@ -172,14 +219,22 @@ fn get(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Res
 
 fn list(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Response> {
     let filter = Filter::from_query(t.resource, q)?;
-    let page = state.registry.list(t.resource, t.namespace.as_deref(), q, &filter)?;
+    let page = state
+        .registry
+        .list(t.resource, t.namespace.as_deref(), q, &filter)?;
     let mut meta = json!({"resourceVersion": page.revision.to_string()});
     if let Some(c) = &page.continue_token {
         meta["continue"] = json!(c);
     }
     match format {
         Format::Json => {
-            let mut out = Vec::with_capacity(64 + page.items.iter().map(|kv| kv.value.len() + 32).sum::<usize>());
+            let mut out = Vec::with_capacity(
+                64 + page
+                    .items
+                    .iter()
+                    .map(|kv| kv.value.len() + 32)
+                    .sum::<usize>(),
+            );
             out.extend_from_slice(
                 format!(
                     "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
@@ -204,7 +259,14 @@ fn list(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Re
                 .iter()
                 .map(|kv| from_stored(&kv.value, kv.mod_revision))
                 .collect::<ApiResult<Vec<_>>>()?;
-            let tbl = table::table(t.resource, &objs, state.registry.now(), request::include_object(q), meta, true)?;
+            let tbl = table::table(
+                t.resource,
+                &objs,
+                state.registry.now(),
+                request::include_object(q),
+                meta,
+                true,
+            )?;
             Ok(json_value(StatusCode::OK, &tbl))
         }
     }
@@ -221,26 +283,44 @@ fn watch(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<R
     let stream = watch::start(state.registry.clone(), req, q, state.shutdown.clone())?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache, private")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache, private"),
+        ],
         Body::from_stream(stream),
     )
         .into_response())
 }
 
-async fn create(state: &AppState, t: &Target, q: &Query, ct: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+async fn create(
+    state: &AppState,
+    t: &Target,
+    q: &Query,
+    ct: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
     if t.subresource.is_some() {
         return Err(ApiError::MethodNotAllowed);
     }
     let opts = write_options(q)?;
     let decoded = decode::decode(t.resource, ct, body, opts.field_validation)?;
-    let out = state
+    match state
         .registry
         .create(t.resource, t.namespace.as_deref(), decoded.object, &opts)
-        .await?;
-    Ok(json_bytes(StatusCode::CREATED, out, &decoded.warnings))
+        .await
+    {
+        Ok(out) => Ok(json_bytes(StatusCode::CREATED, out, &decoded.warnings)),
+        Err(e) => Ok(with_warnings(e.into_response(), &decoded.warnings)),
+    }
 }
 
-async fn update(state: &AppState, t: &Target, q: &Query, ct: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+async fn update(
+    state: &AppState,
+    t: &Target,
+    q: &Query,
+    ct: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
     let status = match t.subresource.as_deref() {
         None => false,
         Some("status") => true,
@@ -248,14 +328,30 @@ async fn update(state: &AppState, t: &Target, q: &Query, ct: Option<&str>, body:
     };
     let opts = write_options(q)?;
     let decoded = decode::decode(t.resource, ct, body, opts.field_validation)?;
-    let out = state
+    match state
         .registry
-        .update(t.resource, t.namespace.as_deref(), name_of(t), decoded.object, status, &opts)
-        .await?;
-    Ok(json_bytes(StatusCode::OK, out, &decoded.warnings))
+        .update(
+            t.resource,
+            t.namespace.as_deref(),
+            name_of(t),
+            decoded.object,
+            status,
+            &opts,
+        )
+        .await
+    {
+        Ok(out) => Ok(json_bytes(StatusCode::OK, out, &decoded.warnings)),
+        Err(e) => Ok(with_warnings(e.into_response(), &decoded.warnings)),
+    }
 }
 
-async fn patch(state: &AppState, t: &Target, q: &Query, ct: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+async fn patch(
+    state: &AppState,
+    t: &Target,
+    q: &Query,
+    ct: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
     let status = match t.subresource.as_deref() {
         None => false,
         Some("status") => true,
@@ -264,7 +360,15 @@ async fn patch(state: &AppState, t: &Target, q: &Query, ct: Option<&str>, body: 
     let opts = write_options(q)?;
     let (out, warnings) = state
         .registry
-        .patch(t.resource, t.namespace.as_deref(), name_of(t), ct, body, status, &opts)
+        .patch(
+            t.resource,
+            t.namespace.as_deref(),
+            name_of(t),
+            ct,
+            body,
+            status,
+            &opts,
+        )
         .await?;
     Ok(json_bytes(StatusCode::OK, out, &warnings))
 }
@@ -276,8 +380,9 @@ fn delete_options(q: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
         ..DeleteOptions::default()
     };
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("couldn't get version/kind; json parse error: {e}")))?;
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadRequest(format!("couldn't get version/kind; json parse error: {e}"))
+        })?;
         if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
             opts.propagation_policy = Some(p.to_owned());
         }
@@ -286,7 +391,10 @@ fn delete_options(q: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
         }
         if let Some(p) = v.get("preconditions") {
             opts.uid = p.get("uid").and_then(Value::as_str).map(str::to_owned);
-            opts.resource_version = p.get("resourceVersion").and_then(Value::as_str).map(str::to_owned);
+            opts.resource_version = p
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
         }
     }
     match opts.propagation_policy.as_deref() {
@@ -329,28 +437,49 @@ async fn delete(state: &AppState, t: &Target, q: &Query, body: &[u8]) -> ApiResu
         return Err(ApiError::MethodNotAllowed);
     }
     let opts = delete_options(q, body)?;
-    match state.registry.delete(t.resource, t.namespace.as_deref(), name_of(t), &opts).await? {
+    match state
+        .registry
+        .delete(t.resource, t.namespace.as_deref(), name_of(t), &opts)
+        .await?
+    {
         Deleted::Pending(obj) => Ok(json_bytes(StatusCode::OK, obj, &[])),
         Deleted::Gone(obj) if returns_deleted_object(t) => Ok(json_bytes(StatusCode::OK, obj, &[])),
         Deleted::Gone(obj) => Ok(json_value(StatusCode::OK, &deleted_status(t, &obj))),
     }
 }
 
-async fn delete_collection(state: &AppState, t: &Target, q: &Query, body: &[u8]) -> ApiResult<Response> {
+async fn delete_collection(
+    state: &AppState,
+    t: &Target,
+    q: &Query,
+    body: &[u8],
+) -> ApiResult<Response> {
     if t.subresource.is_some() || !t.resource.verbs.contains(&"deletecollection") {
         return Err(ApiError::MethodNotAllowed);
     }
     let opts = delete_options(q, body)?;
     let filter = Filter::from_query(t.resource, q)?;
-    let page = state
-        .registry
-        .list(t.resource, t.namespace.as_deref(), &q.clone_without_paging(), &filter)?;
+    let page = state.registry.list(
+        t.resource,
+        t.namespace.as_deref(),
+        &q.clone_without_paging(),
+        &filter,
+    )?;
     let mut items = Vec::new();
     for kv in page.items {
         let obj = from_stored(&kv.value, kv.mod_revision)?;
-        let (ns, name) = (meta_str(&obj, "namespace").map(str::to_owned), meta_str(&obj, "name").unwrap_or_default().to_owned());
-        match state.registry.delete(t.resource, ns.as_deref(), &name, &opts).await {
-            Ok(Deleted::Gone(b) | Deleted::Pending(b)) => items.push(serde_json::from_slice::<Value>(&b).unwrap_or_default()),
+        let (ns, name) = (
+            meta_str(&obj, "namespace").map(str::to_owned),
+            meta_str(&obj, "name").unwrap_or_default().to_owned(),
+        );
+        match state
+            .registry
+            .delete(t.resource, ns.as_deref(), &name, &opts)
+            .await
+        {
+            Ok(Deleted::Gone(b) | Deleted::Pending(b)) => {
+                items.push(serde_json::from_slice::<Value>(&b).unwrap_or_default())
+            }
             Err(ApiError::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }

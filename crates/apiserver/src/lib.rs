@@ -58,17 +58,17 @@ fn token_matches(expected: &str, got: &str) -> bool {
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(expected) = &state.token {
-        if !is_public(req.uri().path()) {
-            let ok = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .is_some_and(|t| token_matches(expected, t.trim()));
-            if !ok {
-                return ApiError::Unauthorized.into_response();
-            }
+    if let Some(expected) = &state.token
+        && !is_public(req.uri().path())
+    {
+        let ok = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| token_matches(expected, t.trim()));
+        if !ok {
+            return ApiError::Unauthorized.into_response();
         }
     }
     next.run(req).await
@@ -84,7 +84,8 @@ async fn version() -> Response {
 
 async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path();
-    if path == "/api" || path.starts_with("/api/") || path == "/apis" || path.starts_with("/apis/") {
+    if path == "/api" || path.starts_with("/api/") || path == "/apis" || path.starts_with("/apis/")
+    {
         let (parts, body) = req.into_parts();
         return handlers::dispatch(state, parts.method, parts.uri, parts.headers, body).await;
     }

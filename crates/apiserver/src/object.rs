@@ -61,7 +61,10 @@ pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
             ordered.insert(k.into(), v.clone());
         }
     }
-    let mut meta = map.get("metadata").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let mut meta = map
+        .get("metadata")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
     if let Some(m) = meta.as_object_mut() {
         m.remove("resourceVersion");
     }
@@ -78,8 +81,8 @@ pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
 
 /// Parses a stored object and sets its resourceVersion.
 pub fn from_stored(stored: &[u8], rev: u64) -> ApiResult<Value> {
-    let mut v: Value =
-        serde_json::from_slice(stored).map_err(|e| ApiError::Internal(format!("stored object: {e}")))?;
+    let mut v: Value = serde_json::from_slice(stored)
+        .map_err(|e| ApiError::Internal(format!("stored object: {e}")))?;
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("resourceVersion".into(), Value::String(rev.to_string()));
     }
@@ -111,13 +114,18 @@ mod tests {
     fn revision_is_spliced_into_metadata() {
         let obj = json!({"kind": "Job", "apiVersion": "batch/v1", "spec": {"x": 1}, "metadata": {"name": "a", "resourceVersion": "9"}});
         let stored = to_stored(&obj).expect("stored");
-        assert!(stored.starts_with(br#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"a"}"#));
+        assert!(
+            stored.starts_with(br#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"a"}"#)
+        );
         let out: Value = serde_json::from_slice(&with_revision(&stored, 42)).expect("json");
         assert_eq!(out["metadata"]["resourceVersion"], "42");
         assert_eq!(out["metadata"]["name"], "a");
         let empty = to_stored(&json!({"kind": "X"})).expect("stored");
         let out: Value = serde_json::from_slice(&with_revision(&empty, 1)).expect("json");
         assert_eq!(out["metadata"]["resourceVersion"], "1");
-        assert_eq!(from_stored(&stored, 5).expect("parse")["metadata"]["resourceVersion"], "5");
+        assert_eq!(
+            from_stored(&stored, 5).expect("parse")["metadata"]["resourceVersion"],
+            "5"
+        );
     }
 }

@@ -23,11 +23,23 @@ pub fn parse_target(group: &str, version: &str, segs: &[&str]) -> ApiResult<Targ
     let find = |plural: &str| resource::find(group, version, plural).ok_or(ApiError::NoRoute);
     let t = match segs {
         // /namespaces/{ns}/{resource}[/{name}[/{sub}]] (but namespaces/{name}/status is the namespace's subresource)
-        ["namespaces", ns, plural, rest @ ..] if resource::find(group, version, plural).is_some_and(|r| r.namespaced) => {
+        ["namespaces", ns, plural, rest @ ..]
+            if resource::find(group, version, plural).is_some_and(|r| r.namespaced) =>
+        {
             let r = find(plural)?;
             match rest {
-                [] => Target { resource: r, namespace: Some((*ns).to_owned()), name: None, subresource: None },
-                [name] => Target { resource: r, namespace: Some((*ns).to_owned()), name: Some((*name).to_owned()), subresource: None },
+                [] => Target {
+                    resource: r,
+                    namespace: Some((*ns).to_owned()),
+                    name: None,
+                    subresource: None,
+                },
+                [name] => Target {
+                    resource: r,
+                    namespace: Some((*ns).to_owned()),
+                    name: Some((*name).to_owned()),
+                    subresource: None,
+                },
                 [name, sub] => Target {
                     resource: r,
                     namespace: Some((*ns).to_owned()),
@@ -37,27 +49,42 @@ pub fn parse_target(group: &str, version: &str, segs: &[&str]) -> ApiResult<Targ
                 _ => return Err(ApiError::NoRoute),
             }
         }
-        [plural] => Target { resource: find(plural)?, namespace: None, name: None, subresource: None },
+        [plural] => Target {
+            resource: find(plural)?,
+            namespace: None,
+            name: None,
+            subresource: None,
+        },
         [plural, name] => {
             let r = find(plural)?;
             if r.namespaced {
                 return Err(ApiError::NoRoute);
             }
-            Target { resource: r, namespace: None, name: Some((*name).to_owned()), subresource: None }
+            Target {
+                resource: r,
+                namespace: None,
+                name: Some((*name).to_owned()),
+                subresource: None,
+            }
         }
         [plural, name, sub] => {
             let r = find(plural)?;
             if r.namespaced {
                 return Err(ApiError::NoRoute);
             }
-            Target { resource: r, namespace: None, name: Some((*name).to_owned()), subresource: Some((*sub).to_owned()) }
+            Target {
+                resource: r,
+                namespace: None,
+                name: Some((*name).to_owned()),
+                subresource: Some((*sub).to_owned()),
+            }
         }
         _ => return Err(ApiError::NoRoute),
     };
-    if let Some(sub) = &t.subresource {
-        if t.resource.subresource(sub).is_none() {
-            return Err(ApiError::NoRoute);
-        }
+    if let Some(sub) = &t.subresource
+        && t.resource.subresource(sub).is_none()
+    {
+        return Err(ApiError::NoRoute);
     }
     Ok(t)
 }
@@ -202,11 +229,20 @@ mod tests {
     #[test]
     fn paths() {
         let t = parse_target("batch", "v1", &["namespaces", "default", "jobs", "pi"]).expect("job");
-        assert_eq!((t.resource.plural, t.namespace.as_deref(), t.name.as_deref()), ("jobs", Some("default"), Some("pi")));
+        assert_eq!(
+            (t.resource.plural, t.namespace.as_deref(), t.name.as_deref()),
+            ("jobs", Some("default"), Some("pi"))
+        );
         let t = parse_target("", "v1", &["namespaces", "default"]).expect("ns");
-        assert_eq!((t.resource.plural, t.name.as_deref()), ("namespaces", Some("default")));
+        assert_eq!(
+            (t.resource.plural, t.name.as_deref()),
+            ("namespaces", Some("default"))
+        );
         let t = parse_target("", "v1", &["namespaces", "default", "status"]).expect("ns status");
-        assert_eq!((t.resource.plural, t.subresource.as_deref()), ("namespaces", Some("status")));
+        assert_eq!(
+            (t.resource.plural, t.subresource.as_deref()),
+            ("namespaces", Some("status"))
+        );
         let t = parse_target("", "v1", &["pods"]).expect("all pods");
         assert!(t.namespace.is_none() && t.name.is_none());
         assert!(parse_target("", "v1", &["pods", "x"]).is_err());
@@ -218,7 +254,10 @@ mod tests {
         let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
         assert_eq!(negotiate(Some(table)), Format::Table);
         assert_eq!(negotiate(Some("application/json")), Format::Json);
-        assert_eq!(negotiate(Some("application/vnd.kubernetes.protobuf,application/json")), Format::Json);
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf,application/json")),
+            Format::Json
+        );
         assert_eq!(negotiate(None), Format::Json);
     }
 }

@@ -45,13 +45,21 @@ pub async fn serve(
             let http = hyper::server::conn::http1::Builder::new();
             let result = match acceptor {
                 Some(a) => match a.accept(stream).await {
-                    Ok(tls) => watcher.watch(http.serve_connection(TokioIo::new(tls), svc)).await,
+                    Ok(tls) => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(tls), svc))
+                            .await
+                    }
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "tls handshake failed");
                         return;
                     }
                 },
-                None => watcher.watch(http.serve_connection(TokioIo::new(stream), svc)).await,
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), svc))
+                        .await
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

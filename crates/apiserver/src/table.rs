@@ -10,7 +10,10 @@ use serde_json::{Map, Value, json};
 /// One Table row for `obj`.
 pub fn row(r: &ResourceInfo, obj: &Value, now: Timestamp, include: IncludeObject) -> Value {
     let mut row = Map::new();
-    row.insert("cells".into(), Value::Array(api::table::row_cells(r.plural, obj, now)));
+    row.insert(
+        "cells".into(),
+        Value::Array(api::table::row_cells(r.plural, obj, now)),
+    );
     if let Some(c) = api::table::row_conditions(r.plural, obj) {
         row.insert("conditions".into(), c);
     }

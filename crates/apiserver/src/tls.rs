@@ -3,7 +3,10 @@
 //! in a 0700 directory.
 
 use rand::RngCore;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -47,7 +50,10 @@ pub struct Pki {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
-    move |source| TlsError::Io { path: path.display().to_string(), source }
+    move |source| TlsError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Writes `contents` to `path` with mode 0600, durably.
@@ -71,7 +77,11 @@ fn ca_params() -> Result<CertificateParams, TlsError> {
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name.push(DnType::CommonName, "batchlet-ca");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     Ok(p)
 }
 
@@ -81,7 +91,8 @@ impl Pki {
     pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Pki, TlsError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))?;
-        let (ca_crt, ca_key, token_path) = (dir.join("ca.crt"), dir.join("ca.key"), dir.join("token"));
+        let (ca_crt, ca_key, token_path) =
+            (dir.join("ca.crt"), dir.join("ca.key"), dir.join("token"));
         if !ca_crt.exists() || !ca_key.exists() {
             let key = KeyPair::generate()?;
             let cert = ca_params()?.self_signed(&key)?;
@@ -96,7 +107,10 @@ impl Pki {
         }
         let ca_pem = fs::read_to_string(&ca_crt).map_err(io_err(&ca_crt))?;
         let ca_key_pem = fs::read_to_string(&ca_key).map_err(io_err(&ca_key))?;
-        let token = fs::read_to_string(&token_path).map_err(io_err(&token_path))?.trim().to_owned();
+        let token = fs::read_to_string(&token_path)
+            .map_err(io_err(&token_path))?
+            .trim()
+            .to_owned();
         let ca_key = KeyPair::from_pem(&ca_key_pem)?;
         let issuer = Issuer::new(ca_params()?, ca_key);
 
@@ -116,7 +130,10 @@ impl Pki {
             })
             .collect::<Result<_, _>>()?;
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         let key = KeyPair::generate()?;
         let cert = p.signed_by(&key, &issuer)?;
         Ok(Pki {
@@ -135,10 +152,12 @@ impl Pki {
         let key = rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
             .map_err(|_| TlsError::Pem("server key".into()))?
             .ok_or_else(|| TlsError::Pem("server key".into()))?;
-        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)?;
+        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }

@@ -66,7 +66,13 @@ fn error_line(e: &ApiError) -> Bytes {
 }
 
 impl State {
-    fn encode(&mut self, kind: &str, stored: &[u8], rev: u64, parsed: Option<&Value>) -> ApiResult<Bytes> {
+    fn encode(
+        &mut self,
+        kind: &str,
+        stored: &[u8],
+        rev: u64,
+        parsed: Option<&Value>,
+    ) -> ApiResult<Bytes> {
         match self.req.format {
             Format::Json => Ok(line(kind, &with_revision(stored, rev))),
             Format::Table => {
@@ -96,13 +102,18 @@ impl State {
 
     fn bookmark(&self, initial_end: bool) -> Bytes {
         let r = self.req.resource;
-        let mut meta = json!({"resourceVersion": self.last_rev.to_string(), "creationTimestamp": null});
+        let mut meta =
+            json!({"resourceVersion": self.last_rev.to_string(), "creationTimestamp": null});
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj = match self.req.format {
-            Format::Json => json!({"kind": r.kind, "apiVersion": r.api_version(), "metadata": meta}),
-            Format::Table => json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": null, "rows": null}),
+            Format::Json => {
+                json!({"kind": r.kind, "apiVersion": r.api_version(), "metadata": meta})
+            }
+            Format::Table => {
+                json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": null, "rows": null})
+            }
         };
         line("BOOKMARK", obj.to_string().as_bytes())
     }
@@ -121,7 +132,9 @@ impl State {
         let cur = from_stored(&ev.value, ev.revision)?;
         let now_matches = self.req.filter.matches(r, &cur);
         let before = match &ev.prev_value {
-            Some(p) if ev.kind == store::EventKind::Updated => self.req.filter.matches(r, &from_stored(p, 0)?),
+            Some(p) if ev.kind == store::EventKind::Updated => {
+                self.req.filter.matches(r, &from_stored(p, 0)?)
+            }
             _ => false,
         };
         let kind = match (ev.kind, before, now_matches) {
@@ -132,7 +145,8 @@ impl State {
             (store::EventKind::Deleted, _, true) => "DELETED",
             _ => return Ok(None),
         };
-        self.encode(kind, &ev.value, ev.revision, Some(&cur)).map(Some)
+        self.encode(kind, &ev.value, ev.revision, Some(&cur))
+            .map(Some)
     }
 
     async fn next(&mut self) -> Option<Bytes> {
@@ -203,7 +217,12 @@ pub fn start(
         // Synthetic ADDED events for the current state, then changes after it.
         let mut page_q = q.clone_without_paging();
         page_q.remove("resourceVersion");
-        let page = reg.list(state.req.resource, state.req.namespace.as_deref(), &page_q, &state.req.filter)?;
+        let page = reg.list(
+            state.req.resource,
+            state.req.namespace.as_deref(),
+            &page_q,
+            &state.req.filter,
+        )?;
         for kv in &page.items {
             let b = state.encode("ADDED", &kv.value, kv.mod_revision, None)?;
             state.queued.push_back(b);

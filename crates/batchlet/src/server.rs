@@ -33,7 +33,8 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("BATCHLET_DATA_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d));
     }
-    let home = std::env::var_os("HOME").context("neither --data-dir, BATCHLET_DATA_DIR nor HOME is set")?;
+    let home = std::env::var_os("HOME")
+        .context("neither --data-dir, BATCHLET_DATA_DIR nor HOME is set")?;
     Ok(PathBuf::from(home).join(".local/share/batchlet"))
 }
 
@@ -51,12 +52,16 @@ async fn signalled() -> Result<()> {
 /// Runs the server until a signal.
 pub async fn run(args: Args) -> Result<()> {
     let dir = data_dir(args.data_dir)?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating data dir {}", dir.display()))?;
     let db = dir.join("state.db");
     let store = store::Store::open(&db, store::Options::default())
         .with_context(|| format!("opening the store {}", db.display()))?;
     let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
-    registry.bootstrap().await.context("creating the system namespaces")?;
+    registry
+        .bootstrap()
+        .await
+        .context("creating the system namespaces")?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -70,15 +75,24 @@ pub async fn run(args: Args) -> Result<()> {
         ip => ip.to_string(),
     };
     let (url, tls_config, ca) = if args.insecure_http {
-        tracing::warn!("--insecure-http: serving plain HTTP; the token crosses the network in clear text");
+        tracing::warn!(
+            "--insecure-http: serving plain HTTP; the token crosses the network in clear text"
+        );
         (format!("http://{host}:{}", addr.port()), None, None)
     } else {
         let cfg = pki.server_config().context("configuring TLS")?;
-        (format!("https://{host}:{}", addr.port()), Some(cfg), Some(pki.ca_pem.as_str()))
+        (
+            format!("https://{host}:{}", addr.port()),
+            Some(cfg),
+            Some(pki.ca_pem.as_str()),
+        )
     };
     let kubeconfig_path = dir.join("kubeconfig");
-    tls::write_private(&kubeconfig_path, kubeconfig::render(&url, ca, &pki.token).as_bytes())
-        .context("writing the kubeconfig")?;
+    tls::write_private(
+        &kubeconfig_path,
+        kubeconfig::render(&url, ca, &pki.token).as_bytes(),
+    )
+    .context("writing the kubeconfig")?;
 
     let shutdown = CancellationToken::new();
     let state = AppState {
@@ -91,7 +105,12 @@ pub async fn run(args: Args) -> Result<()> {
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
-    let server = tokio::spawn(apiserver::serve::serve(listener, app, tls_config, shutdown.clone()));
+    let server = tokio::spawn(apiserver::serve::serve(
+        listener,
+        app,
+        tls_config,
+        shutdown.clone(),
+    ));
     let signal = signalled().await;
     shutdown.cancel();
     if let Err(e) = server.await {

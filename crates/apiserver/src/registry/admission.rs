@@ -3,9 +3,9 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::registry::decode::cannot_handle;
+use api::defaults;
 use api::resource::ResourceInfo;
 use api::validation::{self, FieldError};
-use api::defaults;
 use k8s_openapi::api::{batch::v1 as batch, core::v1 as core};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -107,8 +107,12 @@ pub fn admit(r: &'static ResourceInfo, obj: Value, op: Op<'_>) -> ApiResult<Valu
             defaults::default_namespace(ns);
             validation::validate_namespace(ns)
         }),
-        ("", "Event") => typed::<core::Event>(r, obj, op, |ev, _, _| validation::validate_event(ev)),
-        ("", "Node") => typed::<core::Node>(r, obj, op, |node, _, _| validation::validate_node(node)),
+        ("", "Event") => {
+            typed::<core::Event>(r, obj, op, |ev, _, _| validation::validate_event(ev))
+        }
+        ("", "Node") => {
+            typed::<core::Node>(r, obj, op, |node, _, _| validation::validate_node(node))
+        }
         _ => Ok(obj),
     }
 }

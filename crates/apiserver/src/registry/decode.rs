@@ -29,15 +29,11 @@ fn media_type(content_type: Option<&str>) -> &str {
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> ApiResult<Value> {
     match media_type(content_type) {
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
-            ApiError::BadRequest(format!(
-                "couldn't get version/kind; json parse error: {e}"
-            ))
+            ApiError::BadRequest(format!("couldn't get version/kind; json parse error: {e}"))
         }),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let v: Value = serde_yaml_ng::from_slice(body).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "couldn't get version/kind; yaml parse error: {e}"
-                ))
+                ApiError::BadRequest(format!("couldn't get version/kind; yaml parse error: {e}"))
             })?;
             Ok(v)
         }
@@ -65,7 +61,10 @@ pub fn decode(
 ) -> ApiResult<Decoded> {
     let mut object = parse(content_type, body)?;
     let Value::Object(map) = &mut object else {
-        return Err(cannot_handle(r, "json: cannot unmarshal non-object into Go value"));
+        return Err(cannot_handle(
+            r,
+            "json: cannot unmarshal non-object into Go value",
+        ));
     };
     let api_version = r.api_version();
     match map.get("apiVersion") {
@@ -95,7 +94,10 @@ pub fn decode(
     if validation != FieldValidation::Ignore {
         let unknown = api::schema::unknown_fields(r, &object);
         if !unknown.is_empty() {
-            let listed: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+            let listed: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
             if validation == FieldValidation::Strict {
                 return Err(cannot_handle(
                     r,

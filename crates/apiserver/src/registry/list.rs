@@ -26,13 +26,17 @@ impl Filter {
     /// Reads and checks the selectors of a request for `r`.
     pub fn from_query(r: &ResourceInfo, q: &Query) -> ApiResult<Filter> {
         let labels = match q.get("labelSelector").filter(|s| !s.is_empty()) {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::BadRequest(e.to_string()))?),
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::BadRequest(e.to_string()))?)
+            }
             None => None,
         };
         let fields = match q.get("fieldSelector").filter(|s| !s.is_empty()) {
             Some(s) => {
                 let f = FieldSelector::parse(s).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-                let f = f.convert(r.plural).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                let f = f
+                    .convert(r.plural)
+                    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
                 Some(f)
             }
             None => None,
@@ -65,10 +69,10 @@ impl Filter {
                 return false;
             }
         }
-        if let Some(f) = &self.fields {
-            if !f.matches(&api::fields::selectable_fields(r.plural, obj)) {
-                return false;
-            }
+        if let Some(f) = &self.fields
+            && !f.matches(&api::fields::selectable_fields(r.plural, obj))
+        {
+            return false;
         }
         true
     }
@@ -107,14 +111,25 @@ fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
     if v["v"] != "meta.k8s.io/v1" {
         return Err(bad("server does not recognize this encoded key"));
     }
-    let rev = v["rv"].as_u64().ok_or_else(|| bad("invalid resource version"))?;
-    let start = v["start"].as_str().ok_or_else(|| bad("invalid start"))?.to_owned();
+    let rev = v["rv"]
+        .as_u64()
+        .ok_or_else(|| bad("invalid resource version"))?;
+    let start = v["start"]
+        .as_str()
+        .ok_or_else(|| bad("invalid start"))?
+        .to_owned();
     Ok((rev, start))
 }
 
 impl Registry {
     /// Lists `r` in `ns` (or everywhere) with the request's selectors and paging.
-    pub fn list(&self, r: &'static ResourceInfo, ns: Option<&str>, q: &Query, filter: &Filter) -> ApiResult<Page> {
+    pub fn list(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        q: &Query,
+        filter: &Filter,
+    ) -> ApiResult<Page> {
         let prefix = object::prefix(r, ns);
         let limit = q.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
         let (mut revision, mut start_after) = (None, None);
@@ -124,16 +139,23 @@ impl Registry {
             start_after = Some(start);
         } else if q.get("resourceVersionMatch") == Some("Exact") {
             let rv = q.get("resourceVersion").unwrap_or_default();
-            revision = Some(rv.parse::<u64>().map_err(|_| {
-                ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
-            })?);
-        } else if let Some(rv) = q.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0") {
-            let rv: u64 = rv.parse().map_err(|_| {
-                ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
-            })?;
+            revision =
+                Some(rv.parse::<u64>().map_err(|_| {
+                    ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
+                })?);
+        } else if let Some(rv) = q
+            .get("resourceVersion")
+            .filter(|v| !v.is_empty() && *v != "0")
+        {
+            let rv: u64 = rv
+                .parse()
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?;
             let current = self.store.current_revision();
             if rv > current {
-                return Err(ApiError::TooLargeResourceVersion { requested: rv, current });
+                return Err(ApiError::TooLargeResourceVersion {
+                    requested: rv,
+                    current,
+                });
             }
         }
         let mut items = Vec::new();
@@ -182,12 +204,24 @@ impl Registry {
                     !probe.items.is_empty()
                 };
                 let token = more
-                    .then(|| items.last().map(|kv| encode_continue(res.revision, &kv.key)))
+                    .then(|| {
+                        items
+                            .last()
+                            .map(|kv| encode_continue(res.revision, &kv.key))
+                    })
                     .flatten();
-                return Ok(Page { items, revision: res.revision, continue_token: token });
+                return Ok(Page {
+                    items,
+                    revision: res.revision,
+                    continue_token: token,
+                });
             }
             if !res.more {
-                return Ok(Page { items, revision: res.revision, continue_token: None });
+                return Ok(Page {
+                    items,
+                    revision: res.revision,
+                    continue_token: None,
+                });
             }
             start_after = last;
         }
@@ -201,7 +235,10 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip() {
         let t = encode_continue(42, "/batch/jobs/default/a");
-        assert_eq!(decode_continue(&t).expect("token"), (42, "/batch/jobs/default/a".to_owned()));
+        assert_eq!(
+            decode_continue(&t).expect("token"),
+            (42, "/batch/jobs/default/a".to_owned())
+        );
         assert!(decode_continue("!!!").is_err());
     }
 }

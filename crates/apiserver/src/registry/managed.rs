@@ -25,7 +25,9 @@ pub fn fields_of(obj: &Value) -> Value {
     if let Value::Object(m) = &mut out {
         m.remove("f:apiVersion");
         m.remove("f:kind");
-        if m.get("f:metadata").is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
+        if m.get("f:metadata")
+            .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+        {
             m.remove("f:metadata");
         }
     }
@@ -133,9 +135,15 @@ mod tests {
     fn fields_and_changes() {
         let obj = json!({"apiVersion": "batch/v1", "metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
         let f = fields_of(&obj);
-        assert_eq!(f, json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}));
+        assert_eq!(
+            f,
+            json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}})
+        );
         let mut new = obj.clone();
         new["metadata"]["labels"]["x"] = json!("2");
-        assert_eq!(changed(&obj, &new), json!({"f:metadata": {"f:labels": {"f:x": {}}}}));
+        assert_eq!(
+            changed(&obj, &new),
+            json!({"f:metadata": {"f:labels": {"f:x": {}}}})
+        );
     }
 }

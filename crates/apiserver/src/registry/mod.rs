@@ -24,7 +24,8 @@ use store::Store;
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Namespaces that exist from the start and cannot be deleted (the first three).
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Options of a write request.
 #[derive(Debug, Clone)]
@@ -140,7 +141,8 @@ impl Registry {
         };
         for name in SYSTEM_NAMESPACES {
             if self.store.get(&key(ns, None, name))?.is_none() {
-                let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+                let obj =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
                 match self.create(ns, None, obj, &WriteOptions::default()).await {
                     Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
                     Err(e) => return Err(e),
@@ -151,11 +153,18 @@ impl Registry {
     }
 
     /// Reads one object: its stored bytes and revision.
-    pub fn get_raw(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<store::KeyValue> {
-        self.store.get(&key(r, ns, name))?.ok_or_else(|| ApiError::NotFound {
-            resource: r,
-            name: name.to_owned(),
-        })
+    pub fn get_raw(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<store::KeyValue> {
+        self.store
+            .get(&key(r, ns, name))?
+            .ok_or_else(|| ApiError::NotFound {
+                resource: r,
+                name: name.to_owned(),
+            })
     }
 
     /// Reads one object as JSON bytes with its resourceVersion.
@@ -165,12 +174,22 @@ impl Registry {
     }
 
     /// Reads one object as a JSON value.
-    pub fn get_value(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+    pub fn get_value(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Value> {
         let kv = self.get_raw(r, ns, name)?;
         from_stored(&kv.value, kv.mod_revision)
     }
 
-    async fn check_namespace(&self, r: &'static ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<()> {
+    async fn check_namespace(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<()> {
         let (true, Some(ns)) = (r.namespaced, ns) else {
             return Ok(());
         };
@@ -219,10 +238,21 @@ impl Registry {
                     m.remove("namespace");
                 }
             }
-            let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let generate = m.get("generateName").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let name = m
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let generate = m
+                .get("generateName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if name.is_empty() && !generate.is_empty() {
-                m.insert("name".into(), json!(format!("{generate}{}", random_suffix())));
+                m.insert(
+                    "name".into(),
+                    json!(format!("{generate}{}", random_suffix())),
+                );
             }
             m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
             m.insert("creationTimestamp".into(), json!(ts));
@@ -236,7 +266,14 @@ impl Registry {
             }
             let mut entries = Vec::new();
             if let Some(manager) = &opts.field_manager {
-                managed::record_update(&mut entries, manager, &r.api_version(), None, &ts, &body_fields);
+                managed::record_update(
+                    &mut entries,
+                    manager,
+                    &r.api_version(),
+                    None,
+                    &ts,
+                    &body_fields,
+                );
             }
             if entries.is_empty() {
                 m.remove("managedFields");
@@ -244,10 +281,13 @@ impl Registry {
                 m.insert("managedFields".into(), Value::Array(entries));
             }
         }
-        if has_status(r) && r.kind != "Namespace" && r.kind != "Pod" && r.kind != "Node" {
-            if let Some(o) = obj.as_object_mut() {
-                o.remove("status");
-            }
+        if has_status(r)
+            && r.kind != "Namespace"
+            && r.kind != "Pod"
+            && r.kind != "Node"
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
         }
         let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
         self.check_namespace(r, ns, &name).await?;
@@ -269,7 +309,9 @@ impl Registry {
         }
         match self.store.create(&key(r, ns, &name), stored.clone()).await {
             Ok(kv) => Ok(with_revision(&stored, kv.mod_revision)),
-            Err(store::Error::AlreadyExists { .. }) => Err(ApiError::AlreadyExists { resource: r, name }),
+            Err(store::Error::AlreadyExists { .. }) => {
+                Err(ApiError::AlreadyExists { resource: r, name })
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -293,28 +335,29 @@ impl Registry {
                 meta_str(&new, "name").unwrap_or_default()
             )));
         }
-        if let Some(rv) = meta_str(&new, "resourceVersion").filter(|v| !v.is_empty()) {
-            if rv != kv.mod_revision.to_string() {
-                return Err(ApiError::Conflict {
+        if let Some(rv) = meta_str(&new, "resourceVersion").filter(|v| !v.is_empty())
+            && rv != kv.mod_revision.to_string()
+        {
+            return Err(ApiError::Conflict {
                     resource: r,
                     name: name.to_owned(),
                     detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
                 });
-            }
         }
-        if let (true, Some(uid)) = (true, meta_str(&new, "uid").filter(|u| !u.is_empty())) {
-            if Some(uid) != meta_str(&old, "uid") {
-                return Err(ApiError::Conflict {
-                    resource: r,
-                    name: name.to_owned(),
-                    detail: format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta_str(&old, "uid").unwrap_or_default()
-                    ),
-                });
-            }
+        if let (true, Some(uid)) = (true, meta_str(&new, "uid").filter(|u| !u.is_empty()))
+            && Some(uid) != meta_str(&old, "uid")
+        {
+            return Err(ApiError::Conflict {
+                resource: r,
+                name: name.to_owned(),
+                detail: format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&old, "uid").unwrap_or_default()
+                ),
+            });
         }
-        self.write_update(r, ns, name, &kv, old, new, status, opts).await
+        self.write_update(r, ns, name, &kv, old, new, status, opts)
+            .await
     }
 
     /// Shared tail of update and patch: merge server-owned metadata, admit, detect no-ops,
@@ -364,7 +407,15 @@ impl Registry {
         {
             let old_meta = old.get("metadata").cloned().unwrap_or_default();
             let m = meta_mut(&mut next);
-            for k in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            for k in [
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
                 match old_meta.get(k) {
                     Some(v) => {
                         m.insert(k.into(), v.clone());
@@ -374,12 +425,28 @@ impl Registry {
                     }
                 }
             }
-            m.remove("resourceVersion");
-            m.insert("managedFields".into(), old_meta.get("managedFields").cloned().unwrap_or(json!([])));
+            // Validation sees the revision the update is based on, as the real server does.
+            m.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+            m.insert(
+                "managedFields".into(),
+                old_meta.get("managedFields").cloned().unwrap_or(json!([])),
+            );
         }
-        let mut next = admission::admit(r, next, if status { Op::Status { old: &old } } else { Op::Update { old: &old } })?;
+        let mut next = admission::admit(
+            r,
+            next,
+            if status {
+                Op::Status { old: &old }
+            } else {
+                Op::Update { old: &old }
+            },
+        )?;
         if has_generation(r) && next.get("spec") != old.get("spec") {
-            let g = old.get("metadata").and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+            let g = old
+                .get("metadata")
+                .and_then(|m| m.get("generation"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             meta_mut(&mut next).insert("generation".into(), json!(g + 1));
         }
         if comparable(&next) == comparable(&old) {
@@ -395,7 +462,14 @@ impl Registry {
                 .cloned()
                 .unwrap_or_default();
             if let Some(manager) = &opts.field_manager {
-                managed::record_update(&mut entries, manager, &r.api_version(), status.then_some("status"), &ts, &changed);
+                managed::record_update(
+                    &mut entries,
+                    manager,
+                    &r.api_version(),
+                    status.then_some("status"),
+                    &ts,
+                    &changed,
+                );
             }
             let m = meta_mut(&mut next);
             if entries.is_empty() {
@@ -416,7 +490,11 @@ impl Registry {
                 Err(e) => Err(self.write_error(r, name, e)),
             };
         }
-        match self.store.update(&k, stored.clone(), Some(kv.mod_revision)).await {
+        match self
+            .store
+            .update(&k, stored.clone(), Some(kv.mod_revision))
+            .await
+        {
             Ok(new_kv) => Ok(with_revision(&stored, new_kv.mod_revision)),
             Err(e) => Err(self.write_error(r, name, e)),
         }
@@ -452,29 +530,29 @@ impl Registry {
         }
         let kv = self.get_raw(r, ns, name)?;
         let mut obj = from_stored(&kv.value, kv.mod_revision)?;
-        if let Some(uid) = &opts.uid {
-            if Some(uid.as_str()) != meta_str(&obj, "uid") {
-                return Err(ApiError::Conflict {
-                    resource: r,
-                    name: name.to_owned(),
-                    detail: format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta_str(&obj, "uid").unwrap_or_default()
-                    ),
-                });
-            }
+        if let Some(uid) = &opts.uid
+            && Some(uid.as_str()) != meta_str(&obj, "uid")
+        {
+            return Err(ApiError::Conflict {
+                resource: r,
+                name: name.to_owned(),
+                detail: format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&obj, "uid").unwrap_or_default()
+                ),
+            });
         }
-        if let Some(rv) = &opts.resource_version {
-            if *rv != kv.mod_revision.to_string() {
-                return Err(ApiError::Conflict {
-                    resource: r,
-                    name: name.to_owned(),
-                    detail: format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        kv.mod_revision
-                    ),
-                });
-            }
+        if let Some(rv) = &opts.resource_version
+            && *rv != kv.mod_revision.to_string()
+        {
+            return Err(ApiError::Conflict {
+                resource: r,
+                name: name.to_owned(),
+                detail: format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    kv.mod_revision
+                ),
+            });
         }
         if opts.dry_run {
             return Ok(Deleted::Gone(with_revision(&kv.value, kv.mod_revision)));
@@ -494,7 +572,10 @@ impl Registry {
                     .update(&k, stored.clone(), Some(kv.mod_revision))
                     .await
                     .map_err(|e| self.write_error(r, name, e))?;
-                return Ok(Deleted::Pending(with_revision(&stored, new_kv.mod_revision)));
+                return Ok(Deleted::Pending(with_revision(
+                    &stored,
+                    new_kv.mod_revision,
+                )));
             }
             return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
         }
@@ -529,7 +610,10 @@ impl Registry {
         }
         let terminating = to_stored(&obj)?;
         for res in resource::RESOURCES.iter().filter(|x| x.namespaced) {
-            let listed = self.store.list(&object::prefix(res, Some(name)), &store::ListOptions::default())?;
+            let listed = self.store.list(
+                &object::prefix(res, Some(name)),
+                &store::ListOptions::default(),
+            )?;
             for item in listed.items {
                 match self.store.delete(&item.key, None).await {
                     Ok(_) | Err(store::Error::NotFound { .. }) => {}

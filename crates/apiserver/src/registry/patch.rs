@@ -21,7 +21,10 @@ enum PatchType {
 }
 
 fn patch_type(r: &ResourceInfo, ct: Option<&str>) -> ApiResult<PatchType> {
-    let mime = ct.and_then(|c| c.split(';').next()).map(str::trim).unwrap_or("");
+    let mime = ct
+        .and_then(|c| c.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
     match mime {
         "application/merge-patch+json" => Ok(PatchType::Merge),
         "application/json-patch+json" => Ok(PatchType::Json),
@@ -76,7 +79,10 @@ impl Registry {
             if opts.field_validation != FieldValidation::Ignore {
                 let unknown = api::schema::unknown_fields(r, &patched);
                 if !unknown.is_empty() {
-                    let listed: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+                    let listed: Vec<String> = unknown
+                        .iter()
+                        .map(|f| format!("unknown field \"{f}\""))
+                        .collect();
                     if opts.field_validation == FieldValidation::Strict {
                         return Err(decode::cannot_handle(
                             r,
@@ -92,15 +98,22 @@ impl Registry {
                     meta_str(&patched, "name").unwrap_or_default()
                 )));
             }
-            if pins_version && meta_str(&patched, "resourceVersion") != Some(&kv.mod_revision.to_string()) {
+            if pins_version
+                && meta_str(&patched, "resourceVersion") != Some(&kv.mod_revision.to_string())
+            {
                 return Err(ApiError::Conflict {
                     resource: r,
                     name: name.to_owned(),
                     detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
                 });
             }
-            match self.write_update(r, ns, name, &kv, old, patched, status, opts).await {
-                Err(ApiError::Conflict { .. }) if !pins_version && attempt < MAX_RETRIES => continue,
+            match self
+                .write_update(r, ns, name, &kv, old, patched, status, opts)
+                .await
+            {
+                Err(ApiError::Conflict { .. }) if !pins_version && attempt < MAX_RETRIES => {
+                    continue;
+                }
                 Ok(out) => return Ok((out, warnings)),
                 Err(e) => return Err(e),
             }

@@ -20,7 +20,10 @@ fn api_resources_lists_the_served_kinds_with_short_names() {
     let s = Server::start();
     let out = s.ok(&["api-resources"]);
     let table = rows(&out);
-    assert_eq!(table[0], ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]);
+    assert_eq!(
+        table[0],
+        ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    );
     let expect: &[&[&str]] = &[
         &["jobs", "batch/v1", "true", "Job"],
         &["cronjobs", "cj", "batch/v1", "true", "CronJob"],
@@ -30,7 +33,10 @@ fn api_resources_lists_the_served_kinds_with_short_names() {
         &["nodes", "no", "v1", "false", "Node"],
     ];
     for want in expect {
-        assert!(table.iter().any(|r| r == want), "missing {want:?} in\n{out}");
+        assert!(
+            table.iter().any(|r| r == want),
+            "missing {want:?} in\n{out}"
+        );
     }
     // Short names resolve.
     s.ok(&["get", "cj"]);
@@ -46,10 +52,21 @@ fn explain_prints_field_descriptions() {
     }
     let s = Server::start();
     let out = s.ok(&["explain", "cronjob.spec.concurrencyPolicy"]);
-    assert!(out.contains("KIND:       CronJob") || out.contains("KIND:\tCronJob") || out.contains("CronJob"), "{out}");
-    assert!(out.contains("Specifies how to treat concurrent executions of a Job."), "{out}");
+    assert!(
+        out.contains("KIND:       CronJob")
+            || out.contains("KIND:\tCronJob")
+            || out.contains("CronJob"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Specifies how to treat concurrent executions of a Job."),
+        "{out}"
+    );
     let out = s.ok(&["explain", "job.spec.backoffLimit"]);
-    assert!(out.contains("Specifies the number of retries before marking this job failed."), "{out}");
+    assert!(
+        out.contains("Specifies the number of retries before marking this job failed."),
+        "{out}"
+    );
 }
 
 #[test]
@@ -60,11 +77,22 @@ fn system_namespaces_exist_and_missing_ones_are_not_found() {
     let s = Server::start();
     let out = s.ok(&["get", "namespaces"]);
     for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
-        assert!(out.lines().any(|l| l.starts_with(ns) && l.contains("Active")), "{ns} in\n{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(ns) && l.contains("Active")),
+            "{ns} in\n{out}"
+        );
     }
     let r = s.kubectl(&["get", "jobs", "-n", "nope"]);
     assert!(r.success, "{r:?}");
-    let r = s.kubectl_stdin(&["create", "-n", "nope", "-f", "-"], include_bytes!("../../../../examples/job.yaml"));
+    let r = s.kubectl_stdin(
+        &["create", "-n", "nope", "-f", "-"],
+        include_bytes!("../../../../examples/job.yaml"),
+    );
     assert!(!r.success);
-    assert!(r.stderr.contains("namespaces \"nope\" not found"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("namespaces \"nope\" not found"),
+        "{}",
+        r.stderr
+    );
 }

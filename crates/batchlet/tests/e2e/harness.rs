@@ -27,7 +27,9 @@ pub fn kubectl_available() -> bool {
         if std::env::var("BATCHLET_REQUIRE_KUBECTL").as_deref() == Ok("1") {
             panic!("kubectl is required (BATCHLET_REQUIRE_KUBECTL=1) but was not found on PATH");
         }
-        eprintln!("SKIPPED: kubectl not found on PATH; set BATCHLET_REQUIRE_KUBECTL=1 to fail instead");
+        eprintln!(
+            "SKIPPED: kubectl not found on PATH; set BATCHLET_REQUIRE_KUBECTL=1 to fail instead"
+        );
     }
     found
 }
@@ -91,7 +93,10 @@ impl Server {
     /// Stops the server with SIGTERM and returns its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         c.wait().expect("wait")
     }
 
@@ -146,7 +151,11 @@ impl Server {
     /// Runs kubectl and asserts it succeeded; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let r = self.kubectl(args);
-        assert!(r.success, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+        assert!(
+            r.success,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
         r.stdout
     }
 
@@ -204,7 +213,11 @@ pub fn rows(table: &str) -> Vec<Vec<String>> {
 }
 
 /// Reads lines from `child`'s stdout until `pred` holds for one, or the timeout passes.
-pub fn wait_for_line(rx: &mpsc::Receiver<String>, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+pub fn wait_for_line(
+    rx: &mpsc::Receiver<String>,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Option<String> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let left = deadline.checked_duration_since(std::time::Instant::now())?;

@@ -12,7 +12,13 @@ fn acknowledged_create_survives_sigkill() {
     assert_eq!(out.trim(), "job.batch/my-busybox-job created");
     s.kill();
     s.restart();
-    let name = s.ok(&["get", "job", "my-busybox-job", "-o", "jsonpath={.metadata.name}"]);
+    let name = s.ok(&[
+        "get",
+        "job",
+        "my-busybox-job",
+        "-o",
+        "jsonpath={.metadata.name}",
+    ]);
     assert_eq!(name, "my-busybox-job");
     let ns = s.ok(&["get", "ns", "default", "-o", "name"]);
     assert_eq!(ns.trim(), "namespace/default");
