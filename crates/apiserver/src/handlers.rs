@@ -38,23 +38,38 @@ fn json_value(code: StatusCode, v: &Value) -> Response {
     json_bytes(code, Bytes::from(v.to_string()), &[])
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
-    if let Some(len) = headers
+/// Bytes of an oversized body read and discarded before answering 413, so that a client
+/// still sending it gets the answer instead of a reset connection.
+const MAX_DISCARDED_BODY_BYTES: usize = 2 * MAX_REQUEST_BODY_BYTES;
+
+async fn read_body(headers: &HeaderMap, mut body: Body) -> ApiResult<Bytes> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && len > MAX_REQUEST_BODY_BYTES
-    {
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_REQUEST_BODY_BYTES + MAX_DISCARDED_BODY_BYTES) {
         return Err(ApiError::TooLarge);
     }
-    let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY_BYTES);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge),
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "error reading request body: {e}"
-        ))),
+    let mut out = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::BadRequest(format!("error reading request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > MAX_REQUEST_BODY_BYTES + MAX_DISCARDED_BODY_BYTES {
+            break;
+        }
+        if total <= MAX_REQUEST_BODY_BYTES {
+            out.extend_from_slice(&data);
+        }
     }
+    if total > MAX_REQUEST_BODY_BYTES {
+        return Err(ApiError::TooLarge);
+    }
+    Ok(out.freeze())
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -254,20 +269,16 @@ fn list(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Re
             Ok(json_bytes(StatusCode::OK, Bytes::from(out), &[]))
         }
         Format::Table => {
-            let objs = page
-                .items
-                .iter()
-                .map(|kv| from_stored(&kv.value, kv.mod_revision))
-                .collect::<ApiResult<Vec<_>>>()?;
-            let tbl = table::table(
+            let mut out = Vec::with_capacity(256 * page.items.len() + 1024);
+            table::write_list(
+                &mut out,
                 t.resource,
-                &objs,
+                &page.items,
                 state.registry.now(),
                 request::include_object(q),
-                meta,
-                true,
+                &meta,
             )?;
-            Ok(json_value(StatusCode::OK, &tbl))
+            Ok(json_bytes(StatusCode::OK, Bytes::from(out), &[]))
         }
     }
 }

@@ -17,6 +17,9 @@ pub mod table;
 pub mod tls;
 pub mod watch;
 
+#[cfg(test)]
+mod tests;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -60,3 +60,60 @@ pub fn table(
         "rows": objs.iter().map(|o| row(r, o, now, include)).collect::<Vec<_>>(),
     }))
 }
+
+/// Writes a list Table for stored objects straight into `out`, one row at a time, so that a
+/// LIST of thousands of objects never holds them all parsed at once (BENCHMARKS.md).
+pub fn write_list(
+    out: &mut Vec<u8>,
+    r: &ResourceInfo,
+    items: &[store::KeyValue],
+    now: Timestamp,
+    include: IncludeObject,
+    metadata: &Value,
+) -> ApiResult<()> {
+    let err = |e: serde_json::Error| crate::error::ApiError::Internal(e.to_string());
+    out.extend_from_slice(b"{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":");
+    serde_json::to_writer(&mut *out, metadata).map_err(err)?;
+    out.extend_from_slice(b",\"columnDefinitions\":");
+    serde_json::to_writer(&mut *out, &api::table::column_definitions(r.plural)).map_err(err)?;
+    out.extend_from_slice(b",\"rows\":[");
+    for (i, kv) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut obj: Value = serde_json::from_slice(&kv.value).map_err(err)?;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert(
+                "resourceVersion".into(),
+                Value::String(kv.mod_revision.to_string()),
+            );
+        }
+        out.extend_from_slice(b"{\"cells\":");
+        serde_json::to_writer(&mut *out, &api::table::row_cells(r.plural, &obj, now))
+            .map_err(err)?;
+        if let Some(c) = api::table::row_conditions(r.plural, &obj) {
+            out.extend_from_slice(b",\"conditions\":");
+            serde_json::to_writer(&mut *out, &c).map_err(err)?;
+        }
+        match include {
+            IncludeObject::Object => {
+                out.extend_from_slice(b",\"object\":");
+                out.extend_from_slice(&crate::object::with_revision(&kv.value, kv.mod_revision));
+            }
+            IncludeObject::Metadata => {
+                out.extend_from_slice(
+                    b",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+                );
+                match obj.get("metadata") {
+                    Some(m) => serde_json::to_writer(&mut *out, m).map_err(err)?,
+                    None => out.extend_from_slice(b"{}"),
+                }
+                out.push(b'}');
+            }
+            IncludeObject::None => {}
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}

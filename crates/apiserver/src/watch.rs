@@ -141,7 +141,11 @@ impl State {
             (store::EventKind::Created, _, true) => "ADDED",
             (store::EventKind::Updated, true, true) => "MODIFIED",
             (store::EventKind::Updated, false, true) => "ADDED",
-            (store::EventKind::Updated, true, false) => "DELETED",
+            (store::EventKind::Updated, true, false) => {
+                // As the real cacher: the last state that matched, at this event's revision.
+                let prev = ev.prev_value.as_deref().unwrap_or(&ev.value);
+                return self.encode("DELETED", prev, ev.revision, None).map(Some);
+            }
             (store::EventKind::Deleted, _, true) => "DELETED",
             _ => return Ok(None),
         };

@@ -1,9 +1,15 @@
 //! The batchlet binary: command line, configuration, composition of the server's parts,
 //! signals and shutdown order. It holds no logic of its own.
 
+mod bench;
 mod server;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc malloc: LIST responses build and free many small JSON values,
+/// where glibc's free-list consolidation dominated the profile (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Kubernetes Jobs and CronJobs in one binary, driven by the stock kubectl.
@@ -19,14 +25,20 @@ enum Command {
     /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs, core/v1 Pods, Namespaces, Events,
     /// Nodes) from a durable store, and write an admin kubeconfig for kubectl.
     Server(server::Args),
+    /// Measure the API against baselines run in the same process tree (see BENCHMARKS.md).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Server(_) => "info",
+        Command::Bench(_) => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BATCHLET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -43,6 +55,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Server(args) => server::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {

@@ -109,6 +109,9 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
 /// Sets the pragmas every connection uses.
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // 16 KiB pages hold a typical object (2-4 KiB of JSON) inline instead of in overflow
+    // chains, which halves the pages a LIST reads. Only takes effect on a new file.
+    conn.pragma_update(None, "page_size", 16384)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "could not switch the store to WAL journal mode");

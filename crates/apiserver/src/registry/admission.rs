@@ -71,6 +71,46 @@ fn uid_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> 
     meta.uid.clone().unwrap_or_default()
 }
 
+/// A compute resource's positive quantity in `list`, if any.
+fn positive(
+    list: Option<
+        &std::collections::BTreeMap<
+            String,
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        >,
+    >,
+    name: &str,
+) -> Option<validation::Quantity> {
+    let q = validation::Quantity::parse(&list?.get(name)?.0)?;
+    (q.cmp_value(&validation::Quantity::parse("0")?) == std::cmp::Ordering::Greater).then_some(q)
+}
+
+/// The pod's QoS class (`qos.ComputePodQOS`): BestEffort without cpu or memory requests and
+/// limits; Guaranteed when every container limits both and requests equal limits.
+fn qos_class(spec: Option<&core::PodSpec>) -> &'static str {
+    let (mut any, mut guaranteed) = (false, true);
+    let containers = spec.into_iter().flat_map(|s| {
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+    });
+    for c in containers {
+        let res = c.resources.as_ref();
+        for name in ["cpu", "memory"] {
+            let req = positive(res.and_then(|r| r.requests.as_ref()), name);
+            let lim = positive(res.and_then(|r| r.limits.as_ref()), name);
+            any |= req.is_some() || lim.is_some();
+            let equal = matches!((&req, &lim), (Some(a), Some(b)) if a.cmp_value(b).is_eq());
+            guaranteed &= equal;
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
 /// Defaults and validates `obj` for `op`; returns the object to store.
 pub fn admit(r: &'static ResourceInfo, obj: Value, op: Op<'_>) -> ApiResult<Value> {
     match (r.group, r.kind) {
@@ -98,7 +138,15 @@ pub fn admit(r: &'static ResourceInfo, obj: Value, op: Op<'_>) -> ApiResult<Valu
         ("", "Pod") => typed::<core::Pod>(r, obj, op, |pod, old, op| {
             defaults::default_pod(pod);
             match (op, old) {
-                (Op::Create, _) => validation::validate_pod_create(pod),
+                (Op::Create, _) => {
+                    // podStrategy.PrepareForCreate: the status is the server's.
+                    pod.status = Some(core::PodStatus {
+                        phase: Some("Pending".into()),
+                        qos_class: Some(qos_class(pod.spec.as_ref()).into()),
+                        ..Default::default()
+                    });
+                    validation::validate_pod_create(pod)
+                }
                 (Op::Update { .. }, Some(old)) => validation::validate_pod_update(pod, old),
                 _ => Vec::new(),
             }

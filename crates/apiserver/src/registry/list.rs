@@ -103,7 +103,11 @@ fn encode_continue(rev: u64, start: &str) -> String {
 }
 
 fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
-    let bad = |m: &str| ApiError::BadRequest(format!("continue key is not valid: {m}"));
+    let bad = |m: &str| {
+        ApiError::BadRequest(format!(
+            "invalid continue token: continue key is not valid: {m}"
+        ))
+    };
     let raw = URL_SAFE_NO_PAD
         .decode(token.trim_end_matches('='))
         .map_err(|_| bad("incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
@@ -135,6 +139,13 @@ impl Registry {
         let (mut revision, mut start_after) = (None, None);
         if let Some(token) = q.get("continue").filter(|t| !t.is_empty()) {
             let (rev, start) = decode_continue(token)?;
+            if q.get("resourceVersion")
+                .is_some_and(|v| !v.is_empty() && v != "0")
+            {
+                return Err(ApiError::BadRequest(
+                    "specifying resource version is not allowed when using continue".into(),
+                ));
+            }
             revision = Some(rev);
             start_after = Some(start);
         } else if q.get("resourceVersionMatch") == Some("Exact") {

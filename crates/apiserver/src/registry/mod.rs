@@ -305,7 +305,12 @@ impl Registry {
         }
         let stored = to_stored(&obj)?;
         if opts.dry_run {
-            return Ok(with_revision(&stored, self.store.current_revision()));
+            // As the real dry-run storage: an existing key is still a conflict, and the
+            // object, never stored, has no resourceVersion.
+            if self.store.get(&key(r, ns, &name))?.is_some() {
+                return Err(ApiError::AlreadyExists { resource: r, name });
+            }
+            return Ok(stored);
         }
         match self.store.create(&key(r, ns, &name), stored.clone()).await {
             Ok(kv) => Ok(with_revision(&stored, kv.mod_revision)),
@@ -327,14 +332,23 @@ impl Registry {
         status: bool,
         opts: &WriteOptions,
     ) -> ApiResult<Bytes> {
-        let kv = self.get_raw(r, ns, name)?;
-        let old = from_stored(&kv.value, kv.mod_revision)?;
-        if meta_str(&new, "name").is_some_and(|n| n != name) {
+        // The update handler's checkName: the body names the object on the URL.
+        let body_name = meta_str(&new, "name").unwrap_or_default();
+        if body_name != name {
             return Err(ApiError::BadRequest(format!(
-                "the name of the object ({}) does not match the name on the URL ({name})",
-                meta_str(&new, "name").unwrap_or_default()
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
+        if let (true, Some(url_ns), Some(body_ns)) = (r.namespaced, ns, meta_str(&new, "namespace"))
+            && !body_ns.is_empty()
+            && body_ns != url_ns
+        {
+            return Err(ApiError::BadRequest(format!(
+                "the namespace of the object ({body_ns}) does not match the namespace on the URL ({url_ns})"
+            )));
+        }
+        let kv = self.get_raw(r, ns, name)?;
+        let old = from_stored(&kv.value, kv.mod_revision)?;
         if let Some(rv) = meta_str(&new, "resourceVersion").filter(|v| !v.is_empty())
             && rv != kv.mod_revision.to_string()
         {
@@ -375,13 +389,26 @@ impl Registry {
         opts: &WriteOptions,
     ) -> ApiResult<Bytes> {
         let mut next = if status {
-            // The status subresource changes only status.
-            let mut n = old.clone();
-            match new.get("status") {
-                Some(s) => n["status"] = s.clone(),
+            // The status strategies reset spec (and a pod's ownerReferences) to the stored
+            // ones; other metadata changes stand, as on the real server.
+            let mut n = new;
+            match old.get("spec") {
+                Some(s) => n["spec"] = s.clone(),
                 None => {
                     if let Some(o) = n.as_object_mut() {
-                        o.remove("status");
+                        o.remove("spec");
+                    }
+                }
+            }
+            if r.kind == "Pod" {
+                let refs = old.get("metadata").and_then(|m| m.get("ownerReferences"));
+                let m = meta_mut(&mut n);
+                match refs {
+                    Some(v) => {
+                        m.insert("ownerReferences".into(), v.clone());
+                    }
+                    None => {
+                        m.remove("ownerReferences");
                     }
                 }
             }

@@ -102,3 +102,76 @@ fn job_with_restart_policy_always_is_refused() {
         "The Job \"restart-always\" is invalid: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
     );
 }
+
+#[test]
+fn patch_label_and_delete_as_kubectl_does() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    s.ok(&["apply", "-f", "cronjob-fixed.yaml"]);
+    let out = s.ok(&[
+        "patch",
+        "cronjob",
+        "cj-hello",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
+    assert_eq!(out.trim(), "cronjob.batch/cj-hello patched");
+    let out = s.ok(&[
+        "patch",
+        "cronjob",
+        "cj-hello",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
+    assert_eq!(out.trim(), "cronjob.batch/cj-hello patched (no change)");
+    let out = s.ok(&[
+        "patch",
+        "cronjob",
+        "cj-hello",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
+    assert_eq!(out.trim(), "cronjob.batch/cj-hello patched");
+    let out = s.ok(&[
+        "patch",
+        "cronjob",
+        "cj-hello",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/schedule","value":"0 3 * * *"}]"#,
+    ]);
+    assert_eq!(out.trim(), "cronjob.batch/cj-hello patched");
+    assert_eq!(
+        s.ok(&["get", "cj", "cj-hello", "-o", "jsonpath={.spec.schedule}"]),
+        "0 3 * * *"
+    );
+    let r = s.kubectl(&[
+        "patch",
+        "cronjob",
+        "cj-hello",
+        "--type=json",
+        "-p",
+        r#"[{"op":"test","path":"/spec/schedule","value":"nope"}]"#,
+    ]);
+    assert!(!r.success);
+    assert!(r.stderr.contains("The request is invalid"), "{}", r.stderr);
+    let out = s.ok(&["label", "cronjob", "cj-hello", "tier=nightly"]);
+    assert_eq!(out.trim(), "cronjob.batch/cj-hello labeled");
+    let out = s.ok(&["annotate", "cronjob", "cj-hello", "owner=ops"]);
+    assert_eq!(out.trim(), "cronjob.batch/cj-hello annotated");
+
+    s.ok(&["apply", "-f", "job.yaml"]);
+    let out = s.ok(&["delete", "job", "my-busybox-job"]);
+    assert_eq!(out.trim(), "job.batch \"my-busybox-job\" deleted");
+    let out = s.ok(&["delete", "-f", "cronjob-fixed.yaml"]);
+    assert_eq!(out.trim(), "cronjob.batch \"cj-hello\" deleted");
+    let r = s.kubectl(&["delete", "job", "nope"]);
+    assert!(!r.success);
+    assert_eq!(
+        r.stderr.trim(),
+        "Error from server (NotFound): jobs.batch \"nope\" not found"
+    );
+}

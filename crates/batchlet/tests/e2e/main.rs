@@ -7,6 +7,7 @@
 mod harness;
 
 mod apply;
+mod bench;
 mod discovery;
 mod errors;
 mod get;
