@@ -162,11 +162,13 @@ mod tests {
             .collect()
     }
 
+    type Case<'a> = (&'a [OwnerState], bool, bool, &'a [String], DependentAction);
+
     #[test]
     fn dependents() {
         let none: &[String] = &[];
         let orphan = [ORPHAN.to_owned()];
-        let cases: &[(&[OwnerState], bool, bool, &[String], DependentAction)] = &[
+        let cases: &[Case] = &[
             (&[], false, false, none, D::Nothing),
             (&[Solid], false, false, none, D::Nothing),
             (&[Absent], true, false, none, D::Nothing),
