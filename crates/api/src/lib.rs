@@ -8,6 +8,7 @@ pub mod defaults;
 pub mod duration;
 pub mod fields;
 pub mod patch;
+pub mod protobuf;
 pub mod resource;
 pub mod schema;
 pub mod selector;

@@ -61,8 +61,55 @@ pub fn table(
     }))
 }
 
+/// The metadata fields the printers read; the rest of `metadata` is copied into the row's
+/// object without being parsed.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrintedMeta {
+    name: Option<Value>,
+    creation_timestamp: Option<Value>,
+    deletion_timestamp: Option<Value>,
+    labels: Option<Value>,
+}
+
+/// Parses a stored object for printing: every top-level field but `metadata` as a value,
+/// `metadata` only for the fields the printers read, plus its raw text.
+fn parse_for_printing(
+    stored: &[u8],
+) -> serde_json::Result<(Value, Option<&serde_json::value::RawValue>)> {
+    let top: Vec<(String, &serde_json::value::RawValue)> = serde_json::from_slice::<
+        std::collections::BTreeMap<String, &serde_json::value::RawValue>,
+    >(stored)?
+    .into_iter()
+    .collect();
+    let mut obj = Map::new();
+    let mut raw_meta = None;
+    for (k, raw) in top {
+        if k == "metadata" {
+            let m: PrintedMeta = serde_json::from_str(raw.get())?;
+            let mut light = Map::new();
+            for (name, v) in [
+                ("name", m.name),
+                ("creationTimestamp", m.creation_timestamp),
+                ("deletionTimestamp", m.deletion_timestamp),
+                ("labels", m.labels),
+            ] {
+                if let Some(v) = v {
+                    light.insert(name.into(), v);
+                }
+            }
+            obj.insert(k, Value::Object(light));
+            raw_meta = Some(raw);
+        } else {
+            obj.insert(k, serde_json::from_str(raw.get())?);
+        }
+    }
+    Ok((Value::Object(obj), raw_meta))
+}
+
 /// Writes a list Table for stored objects straight into `out`, one row at a time, so that a
-/// LIST of thousands of objects never holds them all parsed at once (BENCHMARKS.md).
+/// LIST of thousands of objects never holds them all parsed at once, and parses of each
+/// object only what the printers read (BENCHMARKS.md).
 pub fn write_list(
     out: &mut Vec<u8>,
     r: &ResourceInfo,
@@ -81,13 +128,7 @@ pub fn write_list(
         if i > 0 {
             out.push(b',');
         }
-        let mut obj: Value = serde_json::from_slice(&kv.value).map_err(err)?;
-        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.insert(
-                "resourceVersion".into(),
-                Value::String(kv.mod_revision.to_string()),
-            );
-        }
+        let (obj, raw_meta) = parse_for_printing(&kv.value).map_err(err)?;
         out.extend_from_slice(b"{\"cells\":");
         serde_json::to_writer(&mut *out, &api::table::row_cells(r.plural, &obj, now))
             .map_err(err)?;
@@ -102,12 +143,14 @@ pub fn write_list(
             }
             IncludeObject::Metadata => {
                 out.extend_from_slice(
-                    b",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+                    b",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",",
                 );
-                match obj.get("metadata") {
-                    Some(m) => serde_json::to_writer(&mut *out, m).map_err(err)?,
-                    None => out.extend_from_slice(b"{}"),
-                }
+                // `"metadata":{...}` with the revision spliced in, as for a full object.
+                let raw = raw_meta.map_or("{}", |m| m.get());
+                let mut wrapped = Vec::with_capacity(raw.len() + 12);
+                wrapped.extend_from_slice(b"\"metadata\":");
+                wrapped.extend_from_slice(raw.as_bytes());
+                out.extend_from_slice(&crate::object::with_revision(&wrapped, kv.mod_revision));
                 out.push(b'}');
             }
             IncludeObject::None => {}

@@ -16,7 +16,8 @@ pub struct Decoded {
 }
 
 /// Media types accepted for object bodies.
-pub const ACCEPTED: &str = "application/json, application/yaml";
+pub const ACCEPTED: &str =
+    "application/json, application/yaml, application/vnd.kubernetes.protobuf";
 
 fn media_type(content_type: Option<&str>) -> &str {
     content_type
@@ -25,7 +26,9 @@ fn media_type(content_type: Option<&str>) -> &str {
         .unwrap_or("application/json")
 }
 
-/// Parses a body as JSON or YAML into a JSON value (no schema checks).
+/// Parses a body as JSON, YAML or protobuf into a JSON value (no schema checks). A protobuf
+/// body's `typeMeta` becomes the value's `apiVersion` and `kind`, which `decode` then checks
+/// as for JSON.
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> ApiResult<Value> {
     match media_type(content_type) {
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
@@ -35,6 +38,15 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> ApiResult<Value> {
             let v: Value = serde_yaml_ng::from_slice(body).map_err(|e| {
                 ApiError::BadRequest(format!("couldn't get version/kind; yaml parse error: {e}"))
             })?;
+            Ok(v)
+        }
+        "application/vnd.kubernetes.protobuf" => {
+            let (api_version, kind, mut v) =
+                api::protobuf::decode(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            if let Value::Object(map) = &mut v {
+                map.insert("apiVersion".into(), Value::String(api_version));
+                map.insert("kind".into(), Value::String(kind));
+            }
             Ok(v)
         }
         _ => Err(ApiError::UnsupportedMediaType(ACCEPTED.into())),

@@ -11,4 +11,5 @@ mod bench;
 mod discovery;
 mod errors;
 mod get;
+mod protobuf;
 mod restart;
