@@ -543,12 +543,76 @@ fn walk(
     }
 }
 
+/// Removes empty lists and empty maps from `obj`, as Go's `omitempty` does when the real
+/// server serializes an object (k8s-openapi keeps `Some(vec![])` as `[]`). Empty structs stay
+/// (`securityContext: {}`, `emptyDir: {}`), as in Go, where `omitempty` does not apply to them.
+pub fn drop_empty_collections(r: &ResourceInfo, obj: &mut Value) {
+    let group_path = if r.group.is_empty() {
+        format!("api/{}", r.version)
+    } else {
+        format!("apis/{}/{}", r.group, r.version)
+    };
+    let Some(doc) = document(&group_path) else {
+        return;
+    };
+    if let Some(schema) = doc.schemas.get(&schema_name(r)) {
+        prune(&doc.schemas, schema, obj, 0);
+    }
+}
+
+fn prune(schemas: &Map<String, Value>, schema: &Value, v: &mut Value, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    let schema = resolve(schemas, schema);
+    match v {
+        Value::Object(map) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                map.retain(|k, child| {
+                    let Some(ps) = props.get(k) else { return true };
+                    prune(schemas, ps, child, depth + 1);
+                    let ps = resolve(schemas, ps);
+                    let is_map = ps.get("additionalProperties").is_some_and(Value::is_object);
+                    match child {
+                        Value::Array(a) => !a.is_empty(),
+                        Value::Object(o) if is_map => !o.is_empty(),
+                        _ => true,
+                    }
+                });
+            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for child in map.values_mut() {
+                    prune(schemas, ap, child, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(is) = schema.get("items") {
+                for item in items {
+                    prune(schemas, is, item, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn job() -> &'static ResourceInfo {
         resource::find("batch", "v1", "jobs").expect("jobs")
+    }
+
+    #[test]
+    fn empty_lists_and_maps_are_dropped_but_empty_structs_stay() {
+        let mut obj = json!({"metadata": {"name": "x", "ownerReferences": [], "labels": {}, "finalizers": []},
+            "spec": {"template": {"spec": {"securityContext": {}, "containers": [{"name": "c", "args": [], "resources": {}}],
+                     "volumes": [{"name": "v", "emptyDir": {}}], "nodeSelector": {}}}}});
+        drop_empty_collections(job(), &mut obj);
+        assert_eq!(obj, json!({"metadata": {"name": "x"},
+            "spec": {"template": {"spec": {"securityContext": {}, "containers": [{"name": "c", "resources": {}}],
+                     "volumes": [{"name": "v", "emptyDir": {}}]}}}}));
     }
 
     #[test]

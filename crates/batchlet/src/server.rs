@@ -101,20 +101,36 @@ pub async fn run(args: Args) -> Result<()> {
         server_address: format!("{host}:{}", addr.port()),
         token: Some(Arc::from(pki.token.as_str())),
     };
+    // Controllers are API clients of an in-process router: the same write path as kubectl,
+    // without TCP, TLS or a token (nothing outside the process can reach it).
+    let local = apiserver::router(AppState {
+        token: None,
+        ..state.clone()
+    });
+    let client = kube::Client::new(local, "default");
     let app = apiserver::router(state);
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
-    let server = tokio::spawn(apiserver::serve::serve(
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(apiserver::serve::serve(
         listener,
         app,
         tls_config,
         shutdown.clone(),
     ));
+    tasks.spawn(controllers::garbage_collector::run(
+        client,
+        shutdown.clone(),
+    ));
     let signal = signalled().await;
+    // Shutdown order: stop accepting and end watches, let the controllers finish their
+    // current reconcile, then close the store.
     shutdown.cancel();
-    if let Err(e) = server.await {
-        tracing::error!(error = %e, "server task failed");
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r {
+            tracing::error!(error = %e, "task failed during shutdown");
+        }
     }
     store.close().await;
     tracing::info!("stopped");

@@ -64,7 +64,9 @@ fn typed<T: DeserializeOwned + Serialize>(
             errors,
         });
     }
-    serde_json::to_value(&t).map_err(|e| ApiError::Internal(e.to_string()))
+    let mut out = serde_json::to_value(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
+    api::schema::drop_empty_collections(r, &mut out);
+    Ok(out)
 }
 
 fn uid_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {

@@ -27,6 +27,35 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// Finalizer the garbage collector removes once it has orphaned an object's dependents.
+pub const FINALIZER_ORPHAN: &str = "orphan";
+/// Finalizer the garbage collector removes once an object's blocking dependents are gone.
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+/// How a delete treats the object's dependents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// Delete dependents after the owner.
+    Background,
+    /// Delete dependents first; the owner waits with the `foregroundDeletion` finalizer.
+    Foreground,
+    /// Keep dependents, without their reference to the owner.
+    Orphan,
+}
+
+/// The propagation of a delete: the request's policy, else the resource's default. batch/v1
+/// Jobs orphan by default "for back compatibility" (the real jobStrategy's
+/// DefaultGarbageCollectionPolicy); kubectl always sends a policy (Background by default).
+pub fn propagation(r: &ResourceInfo, opts: &DeleteOptions) -> Propagation {
+    match opts.propagation_policy.as_deref() {
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(_) => Propagation::Background,
+        None if r.group == "batch" && r.kind == "Job" => Propagation::Orphan,
+        None => Propagation::Background,
+    }
+}
+
 /// Options of a write request.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
@@ -588,8 +617,28 @@ impl Registry {
         if r.kind == "Namespace" {
             return self.delete_namespace(r, name, kv, obj).await;
         }
+        if meta_str(&obj, "deletionTimestamp").is_some() {
+            return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
+        }
+        // The garbage collector's finalizer for the propagation policy, as the real
+        // registry adds it: Orphan and Foreground keep the object until the collector has
+        // dealt with its dependents; Background deletes now and collects them afterwards.
+        let gc_finalizer = match propagation(r, opts) {
+            Propagation::Orphan => Some(FINALIZER_ORPHAN),
+            Propagation::Foreground => Some(FINALIZER_FOREGROUND),
+            Propagation::Background => None,
+        };
+        if let Some(f) = gc_finalizer {
+            let m = meta_mut(&mut obj);
+            let list = m.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(a) = list.as_array_mut()
+                && !a.iter().any(|x| x == f)
+            {
+                a.push(json!(f));
+            }
+        }
         if !finalizers_empty(&obj) {
-            if meta_str(&obj, "deletionTimestamp").is_none() {
+            {
                 let m = meta_mut(&mut obj);
                 m.insert("deletionTimestamp".into(), json!(rfc3339(self.now())));
                 m.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -604,7 +653,6 @@ impl Registry {
                     new_kv.mod_revision,
                 )));
             }
-            return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
         }
         let d = self
             .store

@@ -367,6 +367,50 @@ async fn delete_job_returns_status() {
 }
 
 #[tokio::test]
+async fn propagation_policies_add_the_collectors_finalizers() {
+    let h = app().await;
+    // A batch/v1 Job deleted without a policy orphans its dependents (the real default).
+    h.create_job("default", job("raw")).await;
+    let out = h.delete_raw(&job_path("default", "raw")).await.expect(200);
+    assert_eq!(out["metadata"]["finalizers"], json!(["orphan"]));
+    assert!(out["metadata"]["deletionTimestamp"].is_string());
+    // Foreground keeps the owner with foregroundDeletion.
+    h.create_job("default", job("fg")).await;
+    let out = h
+        .delete(
+            &job_path("default", "fg"),
+            Some(&json!({"propagationPolicy": "Foreground"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(out["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+    // Explicit Orphan, through the query parameter.
+    h.create_job("default", job("or")).await;
+    let out = h
+        .req(
+            "DELETE",
+            &format!("{}?propagationPolicy=Orphan", job_path("default", "or")),
+            &[],
+            String::new(),
+        )
+        .await
+        .expect(200);
+    assert_eq!(out["metadata"]["finalizers"], json!(["orphan"]));
+    // Removing the finalizer (as the collector does) completes the deletion.
+    h.req(
+        "PATCH",
+        &job_path("default", "or"),
+        &[("content-type", "application/merge-patch+json")],
+        json!({"metadata": {"finalizers": null}}).to_string(),
+    )
+    .await
+    .expect(200);
+    h.get(&job_path("default", "or"))
+        .await
+        .expect_status(404, "NotFound");
+}
+
+#[tokio::test]
 async fn delete_pod_returns_object() {
     let h = app().await;
     let pods = "/api/v1/namespaces/default/pods";
@@ -412,7 +456,10 @@ async fn delete_preconditions() {
     h.get(&path).await.expect(200);
     h.delete(
         &path,
-        Some(&json!({"preconditions": {"uid": created["metadata"]["uid"], "resourceVersion": rv}})),
+        Some(&json!({
+            "propagationPolicy": "Background",
+            "preconditions": {"uid": created["metadata"]["uid"], "resourceVersion": rv}
+        })),
     )
     .await
     .expect(200);

@@ -224,10 +224,19 @@ impl Harness {
         .await
     }
 
-    /// `DELETE` with an optional DeleteOptions body.
+    /// `DELETE` with a DeleteOptions body; without one, Background propagation, as kubectl
+    /// sends by default.
     pub async fn delete(&self, path: &str, body: Option<&Value>) -> Resp {
-        let body = body.map(Value::to_string).unwrap_or_default();
+        let body = body.map_or_else(
+            || r#"{"propagationPolicy":"Background"}"#.to_owned(),
+            Value::to_string,
+        );
         self.req("DELETE", path, &[], body).await
+    }
+
+    /// `DELETE` with no body at all (the resource's default propagation).
+    pub async fn delete_raw(&self, path: &str) -> Resp {
+        self.req("DELETE", path, &[], String::new()).await
     }
 
     /// Creates a Job in `ns` (201 expected) and returns it.

@@ -10,6 +10,7 @@ mod apply;
 mod bench;
 mod discovery;
 mod errors;
+mod gc;
 mod get;
 mod protobuf;
 mod restart;

@@ -1,0 +1,147 @@
+//! Deletion propagation and the garbage collector, as kubectl drives them: Background
+//! (dependents collected after the owner), Orphan (dependents keep running, without the
+//! reference), Foreground (the owner goes last), and namespace deletion.
+
+use crate::harness::{Server, kubectl_available};
+use std::time::{Duration, Instant};
+
+fn job_uid(s: &Server, ns: &str, name: &str) -> String {
+    s.ok(&[
+        "get",
+        "job",
+        name,
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ])
+}
+
+/// Creates a Job and a Pod it owns (as the job controller would), in `ns`.
+fn job_with_pod(s: &Server, ns: &str, name: &str) -> String {
+    let manifest =
+        std::fs::read_to_string(crate::harness::examples().join("job.yaml")).expect("job.yaml");
+    let r = s.kubectl_stdin(
+        &["apply", "-n", ns, "-f", "-"],
+        manifest.replace("my-busybox-job", name).as_bytes(),
+    );
+    assert!(r.success, "{r:?}");
+    let uid = job_uid(s, ns, name);
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{name}-pod"), "labels": {"job-name": name}, "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid,
+            "controller": true, "blockOwnerDeletion": true
+        }]},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}
+    });
+    let r = s.kubectl_stdin(&["create", "-n", ns, "-f", "-"], pod.to_string().as_bytes());
+    assert!(r.success, "{r:?}");
+    format!("{name}-pod")
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pod_exists(s: &Server, ns: &str, pod: &str) -> bool {
+    s.kubectl(&["get", "pod", pod, "-n", ns, "-o", "name"])
+        .success
+}
+
+#[test]
+fn background_deletion_collects_the_jobs_pods() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let pod = job_with_pod(&s, "default", "bg");
+    let out = s.ok(&["delete", "job", "bg"]);
+    assert_eq!(out.trim(), "job.batch \"bg\" deleted");
+    eventually("the pod to be collected", || {
+        !pod_exists(&s, "default", &pod)
+    });
+}
+
+#[test]
+fn orphan_deletion_keeps_the_pods_without_the_reference() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let pod = job_with_pod(&s, "default", "orph");
+    let out = s.ok(&["delete", "job", "orph", "--cascade=orphan"]);
+    assert_eq!(out.trim(), "job.batch \"orph\" deleted");
+    assert!(!s.kubectl(&["get", "job", "orph"]).success);
+    let refs = s.ok(&[
+        "get",
+        "pod",
+        &pod,
+        "-o",
+        "jsonpath={.metadata.ownerReferences}",
+    ]);
+    assert_eq!(refs, "", "the orphaned pod still references its job");
+}
+
+#[test]
+fn foreground_deletion_returns_after_the_pods_are_gone() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let pod = job_with_pod(&s, "default", "fg");
+    let out = s.ok(&["delete", "job", "fg", "--cascade=foreground"]);
+    assert_eq!(out.trim(), "job.batch \"fg\" deleted");
+    assert!(
+        !pod_exists(&s, "default", &pod),
+        "kubectl returned before the pod was gone"
+    );
+}
+
+#[test]
+fn a_raw_delete_of_a_batch_v1_job_orphans() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let pod = job_with_pod(&s, "default", "raw");
+    // No body, no policy: batch/v1 Jobs orphan by default.
+    s.ok(&[
+        "delete",
+        "--raw",
+        "/apis/batch/v1/namespaces/default/jobs/raw",
+    ]);
+    eventually("the job to be gone", || {
+        !s.kubectl(&["get", "job", "raw"]).success
+    });
+    assert!(pod_exists(&s, "default", &pod));
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pod",
+            &pod,
+            "-o",
+            "jsonpath={.metadata.ownerReferences}"
+        ]),
+        ""
+    );
+}
+
+#[test]
+fn deleting_a_namespace_removes_everything_in_it() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    s.ok(&["create", "namespace", "team"]);
+    let pod = job_with_pod(&s, "team", "nsjob");
+    let out = s.ok(&["delete", "namespace", "team"]);
+    assert_eq!(out.trim(), "namespace \"team\" deleted");
+    assert!(!pod_exists(&s, "team", &pod));
+    assert!(!s.kubectl(&["get", "job", "nsjob", "-n", "team"]).success);
+    assert!(!s.kubectl(&["get", "namespace", "team"]).success);
+}
