@@ -610,9 +610,12 @@ mod tests {
             "spec": {"template": {"spec": {"securityContext": {}, "containers": [{"name": "c", "args": [], "resources": {}}],
                      "volumes": [{"name": "v", "emptyDir": {}}], "nodeSelector": {}}}}});
         drop_empty_collections(job(), &mut obj);
-        assert_eq!(obj, json!({"metadata": {"name": "x"},
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "x"},
             "spec": {"template": {"spec": {"securityContext": {}, "containers": [{"name": "c", "resources": {}}],
-                     "volumes": [{"name": "v", "emptyDir": {}}]}}}}));
+                     "volumes": [{"name": "v", "emptyDir": {}}]}}}})
+        );
     }
 
     #[test]
