@@ -142,7 +142,13 @@ async fn route(
     let ct = header_str(headers, header::CONTENT_TYPE).map(str::to_owned);
     match (method.clone(), target.name.is_some()) {
         (Method::GET, false) if q.flag("watch") => watch(state, &target, &q, format),
-        (Method::GET, false) => list(state, &target, &q, format),
+        (Method::GET, false) => {
+            // Reading and encoding a large list blocks: keep it off the async workers.
+            let (state, target, q) = (state.clone(), target.clone(), q.clone());
+            tokio::task::spawn_blocking(move || list(&state, &target, &q, format))
+                .await
+                .map_err(|e| ApiError::Internal(format!("list task: {e}")))?
+        }
         (Method::GET, true) => get(state, &target, &q, format),
         (Method::POST, false) => {
             let body = read_body(headers, body).await?;

@@ -30,6 +30,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Hidden `batchlet shim STATE_DIR`: a container's supervisor (runtime::shim). It must run
+    // before the async runtime and logging start: it stays single-threaded and small.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "shim") {
+        return runtime::shim::main(std::env::args_os().skip(2));
+    }
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Server(_) => "info",
