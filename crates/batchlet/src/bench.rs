@@ -6,6 +6,8 @@
 //! - `api-create`: durable creates/s of Jobs through the real server binary (HTTP, JSON,
 //!   admission, store), 16 concurrent clients, each on its own keep-alive connection.
 //! - `list`: LIST of N Jobs as a Table (what `kubectl get jobs` asks for) and as JSON.
+//! - `patch`: strategic merge patches/s on a Job with 20 containers (what `kubectl apply` of a
+//!   changed manifest sends), against plain updates (PUT) of the same object.
 //! - `rss`: resident memory of an idle `batchlet server`, and after the list load.
 
 use anyhow::{Context, Result, bail};
@@ -204,6 +206,118 @@ async fn create_jobs(
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
+/// A Job with 20 containers, as `kubectl apply` would have created it.
+fn wide_job(name: &str) -> serde_json::Value {
+    let containers: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            serde_json::json!({"name": format!("c{i}"), "image": "busybox:1.36",
+                "command": ["sh", "-c", "echo hello"], "env": [{"name": "N", "value": i.to_string()}]})
+        })
+        .collect();
+    serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "labels": {"app": "bench"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": containers}}}
+    })
+}
+
+/// Sequential strategic merge patches (a label change plus the container list with
+/// `$setElementOrder`, as kubectl apply sends it) and sequential unconditional PUTs with a
+/// label change, on the same 20-container Job; ops/s per run.
+async fn patch_vs_update(
+    client: &HttpClient,
+    srv: &ServerProcess,
+    runs: usize,
+    n: usize,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    create_namespace(client, srv, "bench-patch").await?;
+    let path = "/apis/batch/v1/namespaces/bench-patch/jobs/wide";
+    let (status, body) = request(
+        client,
+        srv,
+        http::Method::POST,
+        "/apis/batch/v1/namespaces/bench-patch/jobs",
+        "application/json",
+        Some(wide_job("wide").to_string()),
+    )
+    .await?;
+    if status != http::StatusCode::CREATED {
+        bail!(
+            "creating the 20-container job: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let order: Vec<serde_json::Value> = (0..20)
+        .map(|i| serde_json::json!({"name": format!("c{i}")}))
+        .collect();
+    let (mut smp, mut put) = (Vec::new(), Vec::new());
+    let mut counter = 0u64;
+    for _ in 0..runs {
+        let start = Instant::now();
+        for _ in 0..n {
+            counter += 1;
+            let patch = serde_json::json!({
+                "metadata": {"labels": {"rev": counter.to_string()}},
+                "spec": {"template": {"spec": {"$setElementOrder/containers": order, "containers": [{"name": "c7", "image": "busybox:1.36"}]}}}
+            });
+            let req = http::Request::builder()
+                .method(http::Method::PATCH)
+                .uri(format!("{}{path}", srv.base))
+                .header("authorization", format!("Bearer {}", srv.token))
+                .header("content-type", "application/strategic-merge-patch+json")
+                .body(Full::new(Bytes::from(patch.to_string())))?;
+            let resp = client.request(req).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await?.to_bytes();
+            if status != http::StatusCode::OK {
+                bail!(
+                    "patch returned {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
+        }
+        smp.push(n as f64 / start.elapsed().as_secs_f64());
+
+        // The client's copy, read once; each PUT is unconditional (no resourceVersion), as
+        // Jobs allow, so the loop measures the server's update path alone.
+        let (_, current) = request(
+            client,
+            srv,
+            http::Method::GET,
+            path,
+            "application/json",
+            None,
+        )
+        .await?;
+        let mut obj: serde_json::Value = serde_json::from_slice(&current)?;
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        let start = Instant::now();
+        for _ in 0..n {
+            counter += 1;
+            obj["metadata"]["labels"]["rev"] = serde_json::json!(counter.to_string());
+            let (status, body) = request(
+                client,
+                srv,
+                http::Method::PUT,
+                path,
+                "application/json",
+                Some(obj.to_string()),
+            )
+            .await?;
+            if status != http::StatusCode::OK {
+                bail!(
+                    "update returned {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
+        }
+        put.push(n as f64 / start.elapsed().as_secs_f64());
+    }
+    Ok((smp, put))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
@@ -318,6 +432,15 @@ pub async fn run(args: Args) -> Result<()> {
             size as f64 / 1048576.0
         );
     }
+    let (smp, put) = patch_vs_update(&client, &srv, runs, args.writes.min(500)).await?;
+    println!(
+        "patch        20 containers   {:>9.0} SMP/s     {}  ratio to PUT ({:.0}/s) {:.2}",
+        median(smp.clone()),
+        fmt_runs(&smp, "patches/s"),
+        median(put.clone()),
+        median(smp) / median(put)
+    );
+
     let loaded = srv.rss_kib()?;
     println!(
         "rss          after {} jobs    {:>9.1} MiB",

@@ -33,6 +33,7 @@ fn bench_smoke_prints_every_scenario() {
         "api-create    4 clients",
         "list         40 jobs as table",
         "list         40 jobs as json",
+        "patch        20 containers",
         "rss          after",
     ] {
         assert!(

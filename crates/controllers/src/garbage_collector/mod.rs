@@ -216,25 +216,29 @@ where
     let api = Api::<K>::namespaced(ctx.client.clone(), &ns);
     let finalizers = meta.finalizers.clone().unwrap_or_default();
     let being_deleted = meta.deletion_timestamp.is_some();
-    let dependents = ctx.dependents(&uid);
-
-    let as_plan: Vec<plan::Dependent> = dependents
-        .iter()
-        .map(|d| plan::Dependent { blocks: d.blocks })
-        .collect();
-    match plan::plan_owner(being_deleted, &finalizers, &as_plan) {
-        OwnerAction::Nothing => {}
-        OwnerAction::Orphan(which) => {
-            for i in which {
-                ctx.strip_reference(&dependents[i], &uid).await?;
+    // As an owner: only an owner being deleted with a collector finalizer needs its
+    // dependents looked up (a scan of the caches).
+    let has = |f: &str| finalizers.iter().any(|x| x == f);
+    if being_deleted && (has(plan::ORPHAN) || has(plan::FOREGROUND)) {
+        let dependents = ctx.dependents(&uid);
+        let as_plan: Vec<plan::Dependent> = dependents
+            .iter()
+            .map(|d| plan::Dependent { blocks: d.blocks })
+            .collect();
+        match plan::plan_owner(being_deleted, &finalizers, &as_plan) {
+            OwnerAction::Nothing => {}
+            OwnerAction::Orphan(which) => {
+                for i in which {
+                    ctx.strip_reference(&dependents[i], &uid).await?;
+                }
+                tracing::info!(kind = K::kind(&()).as_ref(), %ns, %name, orphaned = dependents.len(), "orphaned dependents");
+                remove_finalizer(&api, meta, plan::ORPHAN).await?;
+                return Ok(Action::await_change());
             }
-            tracing::info!(kind = K::kind(&()).as_ref(), %ns, %name, orphaned = dependents.len(), "orphaned dependents");
-            remove_finalizer(&api, meta, plan::ORPHAN).await?;
-            return Ok(Action::await_change());
-        }
-        OwnerAction::RemoveFinalizer(f) => {
-            remove_finalizer(&api, meta, f).await?;
-            return Ok(Action::await_change());
+            OwnerAction::RemoveFinalizer(f) => {
+                remove_finalizer(&api, meta, f).await?;
+                return Ok(Action::await_change());
+            }
         }
     }
 
@@ -245,7 +249,8 @@ where
             state: ctx.owner(&ns, r).await?,
         });
     }
-    match plan::plan_dependent(&owners, being_deleted, !dependents.is_empty(), &finalizers) {
+    let has_dependents = || !ctx.dependents(&uid).is_empty();
+    match plan::plan_dependent(&owners, being_deleted, has_dependents, &finalizers) {
         DependentAction::Nothing => {}
         DependentAction::RemoveOwnerRefs(uids) => {
             let refs: Vec<_> = uids
@@ -285,6 +290,28 @@ where
 {
     tracing::warn!(kind = K::kind(&()).as_ref(), name = obj.meta().name.as_deref().unwrap_or(""), error = %err, "garbage collection failed; retrying");
     Action::requeue(Duration::from_secs(2))
+}
+
+/// Objects of `api` that are deleted, or start being deleted.
+fn deletions<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watcher(api, wc).filter_map(|e| async move {
+        match e {
+            Ok(watcher::Event::Delete(o)) => Some(Ok(o)),
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))
+                if o.meta().deletion_timestamp.is_some() =>
+            {
+                Some(Ok(o))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    })
 }
 
 fn dependents_in<K: Resource<DynamicType = ()> + Clone>(
@@ -332,18 +359,17 @@ pub async fn run(client: Client, shutdown: CancellationToken) {
         jobs: jobs.store(),
         cronjobs: cronjobs.store(),
     });
-    // A dependent is looked at again when one of its owners changes, and an owner when one
-    // of its dependents does.
+    // A dependent is looked at again when one of its owners is deleted or starts being
+    // deleted (nothing else changes its decision), and an owner when one of its dependents
+    // changes. Mapping an owner to its dependents scans a cache, so only deletions do it.
     let (ps, js) = (ctx.pods.clone(), ctx.jobs.clone());
-    let pods = pods.watches(
-        Api::<Job>::all(client.clone()),
-        wc.clone(),
+    let pods = pods.watches_stream(
+        deletions(Api::<Job>::all(client.clone()), wc.clone()),
         move |j: Job| dependents_in(&ps, &j.metadata),
     );
     let jobs = jobs
-        .watches(
-            Api::<CronJob>::all(client.clone()),
-            wc.clone(),
+        .watches_stream(
+            deletions(Api::<CronJob>::all(client.clone()), wc.clone()),
             move |c: CronJob| dependents_in(&js, &c.metadata),
         )
         .watches(Api::<Pod>::all(client.clone()), wc.clone(), |p: Pod| {

@@ -62,12 +62,13 @@ pub struct OwnerRef {
 
 /// Decides what happens to an object given its owners (`attemptToDeleteItem`).
 ///
-/// `being_deleted`: it already has a deletionTimestamp. `has_dependents`: something references
-/// it as owner. `finalizers`: its own finalizers, which choose the propagation of its deletion.
+/// `being_deleted`: it already has a deletionTimestamp. `has_dependents`: whether something
+/// references it as owner (asked only when the answer matters: finding out costs a scan).
+/// `finalizers`: its own finalizers, which choose the propagation of its deletion.
 pub fn plan_dependent(
     owners: &[OwnerRef],
     being_deleted: bool,
-    has_dependents: bool,
+    has_dependents: impl FnOnce() -> bool,
     finalizers: &[String],
 ) -> DependentAction {
     if being_deleted || owners.is_empty() {
@@ -89,7 +90,7 @@ pub fn plan_dependent(
             DependentAction::RemoveOwnerRefs(gone)
         };
     }
-    if waiting && has_dependents {
+    if waiting && has_dependents() {
         return DependentAction::Delete(Propagation::Foreground);
     }
     let has = |f: &str| finalizers.iter().any(|x| x == f);
@@ -224,7 +225,7 @@ mod tests {
         ];
         for (states, deleting, has_deps, fin, want) in cases {
             assert_eq!(
-                &plan_dependent(&refs(states), *deleting, *has_deps, fin),
+                &plan_dependent(&refs(states), *deleting, || *has_deps, fin),
                 want,
                 "{states:?} deleting={deleting} deps={has_deps}"
             );
