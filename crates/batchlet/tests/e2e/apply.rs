@@ -175,3 +175,75 @@ fn patch_label_and_delete_as_kubectl_does() {
         "Error from server (NotFound): jobs.batch \"nope\" not found"
     );
 }
+
+#[test]
+fn apply_of_a_changed_manifest_changes_only_what_changed() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let manifest = |extra_env: &str| {
+        format!(
+            "apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: two
+spec:
+  schedule: \"0 3 * * *\"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: a
+            image: busybox
+            env:
+            - name: A1
+              value: one{extra_env}
+          - name: b
+            image: busybox
+            env:
+            - name: B1
+              value: uno
+"
+        )
+    };
+    let r = s.kubectl_stdin(&["apply", "-f", "-"], manifest("").as_bytes());
+    assert_eq!(r.stdout.trim(), "cronjob.batch/two created", "{r:?}");
+    // Another writer changes a field the manifest does not mention; apply must keep it.
+    s.ok(&[
+        "patch",
+        "cronjob",
+        "two",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"startingDeadlineSeconds":30}}"#,
+    ]);
+    let r = s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        manifest("\n            - name: A2\n              value: two").as_bytes(),
+    );
+    assert_eq!(r.stdout.trim(), "cronjob.batch/two configured", "{r:?}");
+    let env = |c: &str| {
+        s.ok(&[
+            "get",
+            "cronjob",
+            "two",
+            "-o",
+            &format!("jsonpath={{.spec.jobTemplate.spec.template.spec.containers[?(@.name==\"{c}\")].env[*].name}}"),
+        ])
+    };
+    assert_eq!(env("a"), "A1 A2");
+    assert_eq!(env("b"), "B1");
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "cronjob",
+            "two",
+            "-o",
+            "jsonpath={.spec.startingDeadlineSeconds}"
+        ]),
+        "30"
+    );
+}
