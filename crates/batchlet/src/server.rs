@@ -120,6 +120,11 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
     tasks.spawn(controllers::garbage_collector::run(
+        client.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(controllers::job::run(client.clone(), shutdown.clone()));
+    tasks.spawn(controllers::ttl_after_finished::run(
         client,
         shutdown.clone(),
     ));

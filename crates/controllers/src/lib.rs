@@ -5,7 +5,10 @@
 //! Controllers never touch the store: every read and write goes through the API, and so
 //! through the apiserver's one write path.
 
+pub mod events;
 pub mod garbage_collector;
+pub mod job;
+pub mod ttl_after_finished;
 
 /// Errors of the controllers' shells.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +19,9 @@ pub enum Error {
     /// An object lacked a field every served object has.
     #[error("object without {0}")]
     MissingField(&'static str),
+    /// A watch cache closed before it was filled (the controller is shutting down).
+    #[error("the watch cache closed before it was ready")]
+    CacheClosed,
 }
 
 /// Result with [`Error`].

@@ -115,9 +115,9 @@ fn get_jobs_and_cronjobs_in_every_output_format() {
         "{t:?}"
     );
 
+    // The job controller creates the Job's pods meanwhile (see e2e/job.rs).
     let r = s.kubectl(&["get", "pods"]);
-    assert!(r.success);
-    assert_eq!(r.stderr.trim(), "No resources found in default namespace.");
+    assert!(r.success, "{r:?}");
 
     let sorted = s.ok(&[
         "get",
@@ -201,16 +201,27 @@ fn describe_job_and_cronjob() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let out = squash(&s.ok(&["describe", "job", "my-busybox-job"]));
+    // The job controller starts three pods and says so in events.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let out = loop {
+        let out = squash(&s.ok(&["describe", "job", "my-busybox-job"]));
+        if out.contains("Pods Statuses: 3 Active (0 Ready)")
+            && out.matches("SuccessfulCreate").count() == 3
+            || std::time::Instant::now() > deadline
+        {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     for want in [
         "Name: my-busybox-job",
         "Namespace: default",
         "Parallelism: 3",
         "Completions: 4",
         "Completion Mode: NonIndexed",
-        // No job controller has written status yet, so there is no Ready count.
-        "Pods Statuses: 0 Active / 0 Succeeded / 0 Failed",
-        "Events: <none>",
+        "Pods Statuses: 3 Active (0 Ready) / 0 Succeeded / 0 Failed",
+        "Normal SuccessfulCreate",
+        "job-controller Created pod: my-busybox-job-",
     ] {
         assert!(out.contains(want), "{want:?} missing in\n{out}");
     }

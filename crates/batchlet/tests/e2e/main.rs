@@ -12,5 +12,6 @@ mod discovery;
 mod errors;
 mod gc;
 mod get;
+mod job;
 mod protobuf;
 mod restart;

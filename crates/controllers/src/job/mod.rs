@@ -1,0 +1,595 @@
+//! The Job controller: runs a Job's pods to completion as kube-controller-manager's
+//! `job-controller` does (k8s-semantics §2). The decisions are in [`plan`]; this module
+//! watches, and carries a plan out in the order the accounting protocol needs: delete and
+//! create pods, write the status that lists newly finished pods as uncounted, remove their
+//! finalizers, then write the status that counts them (and the terminal condition).
+//!
+//! One pod watch feeds a reflector (the cache `plan` reads), the expectations, the Job
+//! controller (pods map to their controlling Job) and the orphan controller, which releases
+//! the tracking finalizer of pods whose Job is gone, finished or not their controller.
+//!
+//! Where the Kubernetes code and docs disagree, or where batchlet differs, this follows:
+//! - the code's pod-failure backoff cap of 10 minutes (`MaxJobPodFailureBackOff`), not the
+//!   docs' 6 minutes;
+//! - the code's delayed terminal conditions (1.31+): `FailureTarget` / `SuccessCriteriaMet`
+//!   first, `Failed` / `Complete` only once no pod is uncounted or terminating;
+//! - the code's `CompletionsReached` reason and message on `SuccessCriteriaMet` and
+//!   `Complete` (the docs show empty ones);
+//! - the code's asymmetry of `backoffLimit`: `restartPolicy: Never` fails on more failed pods
+//!   than the limit, `OnFailure` on at least that many container restarts;
+//! - the code's Indexed pods: the controller sets `hostname` but not `subdomain` (the user
+//!   sets that, with a headless Service); `JOB_COMPLETION_INDEX` reads the index label;
+//! - the code's `activeDeadlineSeconds` of a started Job restarts on resume. To make that
+//!   write pass the status validation of 1.33 (`startTime` may not change while not
+//!   suspended), `startTime` is cleared when the `Suspended` condition is set, as external
+//!   queue controllers do; the built-in controller keeps it.
+//! - pods are named by the controller (`generateName` plus five characters, recorded
+//!   before the create) rather than by the apiserver, so expectations know their names;
+//! - the TTL controller (`ttl_after_finished`) deletes in the foreground, as the code does.
+
+pub mod expectations;
+pub mod indexes;
+mod manage;
+pub mod plan;
+pub mod pods;
+pub mod policy;
+#[cfg(test)]
+mod tests;
+mod tracking;
+
+use crate::events::{Event, Recorder};
+use crate::{Error, Result};
+use expectations::Expectations;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::core::{Selector, SelectorExt};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client};
+use plan::{Env, JobPlan, PodRef};
+use policy::BackoffRecord;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The component name of events and the field manager of writes.
+pub const COMPONENT: &str = "job-controller";
+/// Concurrent API calls for one Job's finalizer removals.
+const PARALLEL_CALLS: usize = 32;
+
+struct Context {
+    client: Client,
+    pods: Store<Pod>,
+    jobs: Store<Job>,
+    expectations: Arc<Expectations>,
+    backoff: Mutex<HashMap<String, BackoffRecord>>,
+    recorder: Recorder,
+}
+
+fn job_key(job: &Job) -> String {
+    format!(
+        "{}/{}",
+        job.metadata.namespace.as_deref().unwrap_or(""),
+        job.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+fn object_ref(job: &Job) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("batch/v1".into()),
+        kind: Some("Job".into()),
+        name: job.metadata.name.clone(),
+        namespace: job.metadata.namespace.clone(),
+        uid: job.metadata.uid.clone(),
+        resource_version: job.metadata.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
+/// The controller reference of a pod, if it is a batch/v1 Job.
+fn controller_of(
+    p: &Pod,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    p.metadata
+        .owner_references
+        .as_deref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
+}
+
+/// The pods `job` controls: its controller reference and its selector.
+fn owned_pods(store: &Store<Pod>, job: &Job) -> Vec<Pod> {
+    let Some(uid) = job.metadata.uid.as_deref() else {
+        return Vec::new();
+    };
+    let selector: Option<Selector> = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .and_then(|s| Selector::try_from(s).ok());
+    let ns = job.metadata.namespace.as_deref();
+    store
+        .state()
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == ns)
+        .filter(|p| controller_of(p).is_some_and(|r| r.uid == uid))
+        .filter(|p| {
+            let empty = Default::default();
+            selector
+                .as_ref()
+                .is_some_and(|s| s.matches(p.metadata.labels.as_ref().unwrap_or(&empty)))
+        })
+        .map(|p| (**p).clone())
+        .collect()
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Timestamp::now().as_nanosecond().unsigned_abs());
+    h.finish()
+}
+
+fn ignore_not_found<T>(res: kube::Result<T>) -> kube::Result<Option<T>> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the tracking finalizer from a pod with the strategic-merge directive the Go
+/// controller sends (`$deleteFromPrimitiveList/finalizers`); a pod already gone is released.
+async fn remove_finalizer(api: &Api<Pod>, pod: &Pod) -> kube::Result<()> {
+    if !pods::has_finalizer(pod) {
+        return Ok(());
+    }
+    let patch =
+        json!({"metadata": {"$deleteFromPrimitiveList/finalizers": [pods::TRACKING_FINALIZER]}});
+    let pp = PatchParams {
+        field_manager: Some(COMPONENT.into()),
+        ..Default::default()
+    };
+    ignore_not_found(
+        api.patch(pods::name(pod), &pp, &Patch::Strategic(patch))
+            .await,
+    )
+    .map(drop)
+}
+
+impl Context {
+    fn backoff(&self, key: &str) -> BackoffRecord {
+        self.backoff
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).copied())
+            .unwrap_or_default()
+    }
+
+    fn set_backoff(&self, key: &str, rec: BackoffRecord) {
+        if let Ok(mut m) = self.backoff.lock() {
+            if rec == BackoffRecord::default() {
+                m.remove(key);
+            } else {
+                m.insert(key.into(), rec);
+            }
+        }
+    }
+
+    async fn emit(&self, job: &Job, events: &[Event]) {
+        let r = object_ref(job);
+        for ev in events {
+            self.recorder.record(&r, ev, Timestamp::now()).await;
+        }
+    }
+
+    async fn write_status(
+        &self,
+        api: &Api<Job>,
+        job: &Job,
+        status: k8s_openapi::api::batch::v1::JobStatus,
+    ) -> Result<Job> {
+        let name = job
+            .metadata
+            .name
+            .as_deref()
+            .ok_or(Error::MissingField("metadata.name"))?;
+        let mut next = job.clone();
+        next.status = Some(status);
+        let pp = PostParams {
+            field_manager: Some(COMPONENT.into()),
+            ..Default::default()
+        };
+        Ok(api.replace_status(name, &pp, &next).await?)
+    }
+}
+
+/// Deletes one pod (with the uid precondition), first releasing `strip`'s finalizer.
+async fn delete_one(api: Api<Pod>, pod: PodRef, strip: Option<Pod>) -> kube::Result<()> {
+    if let Some(p) = strip {
+        remove_finalizer(&api, &p).await?;
+    }
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(pod.uid),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    ignore_not_found(api.delete(&pod.name, &dp).await).map(drop)
+}
+
+/// Deletes the plan's pods; emits their events. Errors after every attempt.
+async fn delete_pods(
+    ctx: &Context,
+    job: &Job,
+    key: &str,
+    owned: &[Pod],
+    plan: &JobPlan,
+) -> Result<()> {
+    let ns = job.metadata.namespace.as_deref().unwrap_or("default");
+    let api = Api::<Pod>::namespaced(ctx.client.clone(), ns);
+    for d in &plan.deletes {
+        ctx.expectations.expect_delete(key, &d.pod.uid);
+    }
+    let mut calls = Vec::new();
+    for d in &plan.deletes {
+        let stripped = d
+            .strip_finalizer
+            .then(|| owned.iter().find(|p| pods::uid(p) == d.pod.uid).cloned())
+            .flatten();
+        calls.push(delete_one(api.clone(), d.pod.clone(), stripped));
+    }
+    let results: Vec<kube::Result<()>> = futures::stream::iter(calls)
+        .buffered(PARALLEL_CALLS)
+        .collect()
+        .await;
+    let mut first_error = None;
+    for (d, r) in plan.deletes.iter().zip(results) {
+        match r {
+            Ok(()) => {
+                ctx.emit(
+                    job,
+                    &[Event::normal(
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {}", d.pod.name),
+                    )],
+                )
+                .await
+            }
+            Err(e) => {
+                ctx.expectations.deletion_failed(&d.pod.uid);
+                ctx.emit(
+                    job,
+                    &[Event::warning(
+                        "FailedDelete",
+                        format!("Error deleting: {e}"),
+                    )],
+                )
+                .await;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Creates the plan's pods in slow-start batches of 1, 2, 4, …; stops at a failing batch.
+async fn create_pods(ctx: &Context, job: &Job, key: &str, plan: &JobPlan) -> Result<()> {
+    let ns = job.metadata.namespace.as_deref().unwrap_or("default");
+    let api = Api::<Pod>::namespaced(ctx.client.clone(), ns);
+    let names: Vec<String> = plan
+        .creates
+        .iter()
+        .map(|p| pods::name(p).to_owned())
+        .collect();
+    ctx.expectations.expect_creates(key, ns, &names);
+    let pp = PostParams {
+        field_manager: Some(COMPONENT.into()),
+        ..Default::default()
+    };
+    let mut rest: &[Pod] = &plan.creates;
+    let mut batch = 1usize;
+    while !rest.is_empty() {
+        let (now, later) = rest.split_at(batch.min(rest.len()));
+        let results = futures::future::join_all(now.iter().map(|p| api.create(&pp, p))).await;
+        let mut failed = None;
+        for (p, r) in now.iter().zip(results) {
+            match r {
+                Ok(_) => {
+                    ctx.emit(
+                        job,
+                        &[Event::normal(
+                            "SuccessfulCreate",
+                            format!("Created pod: {}", pods::name(p)),
+                        )],
+                    )
+                    .await
+                }
+                Err(e) => {
+                    ctx.expectations.creation_failed(ns, pods::name(p));
+                    ctx.emit(
+                        job,
+                        &[Event::warning(
+                            "FailedCreate",
+                            format!("Error creating: {e}"),
+                        )],
+                    )
+                    .await;
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            for p in later {
+                ctx.expectations.creation_failed(ns, pods::name(p));
+            }
+            return Err(e.into());
+        }
+        rest = later;
+        batch *= 2;
+    }
+    Ok(())
+}
+
+/// Removes the finalizers the plan releases; returns the uids now released and the first
+/// error.
+async fn release(
+    ctx: &Context,
+    job: &Job,
+    owned: &[Pod],
+    which: &[PodRef],
+) -> (BTreeSet<String>, Option<kube::Error>) {
+    let ns = job.metadata.namespace.as_deref().unwrap_or("default");
+    let api = Api::<Pod>::namespaced(ctx.client.clone(), ns);
+    for r in which {
+        ctx.expectations.expect_finalizer_removal(&r.uid);
+    }
+    let mut calls = Vec::new();
+    for r in which {
+        let pod = owned.iter().find(|p| pods::uid(p) == r.uid).cloned();
+        let api = api.clone();
+        calls.push(async move {
+            match pod {
+                Some(p) => remove_finalizer(&api, &p).await,
+                None => Ok(()),
+            }
+        });
+    }
+    let results: Vec<kube::Result<()>> = futures::stream::iter(calls)
+        .buffered(PARALLEL_CALLS)
+        .collect()
+        .await;
+    let mut done = BTreeSet::new();
+    let mut error = None;
+    for (r, res) in which.iter().zip(results) {
+        match res {
+            Ok(()) => {
+                done.insert(r.uid.clone());
+            }
+            Err(e) => {
+                ctx.expectations.finalizer_removal_failed(&r.uid);
+                error.get_or_insert(e);
+            }
+        }
+    }
+    (done, error)
+}
+
+async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.pods
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::CacheClosed)?;
+    let key = job_key(&job);
+    let ns = job
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let api = Api::<Job>::namespaced(ctx.client.clone(), &ns);
+    let owned = owned_pods(&ctx.pods, &job);
+    let env = Env {
+        expectations_satisfied: ctx.expectations.satisfied(&key, &owned),
+        pending_finalizer_removals: ctx.expectations.pending_finalizer_removals(&owned),
+        backoff: ctx.backoff(&key),
+        seed: random_seed(),
+    };
+    let plan = plan::plan(&job, &owned, Timestamp::now(), &env);
+
+    delete_pods(&ctx, &job, &key, &owned, &plan).await?;
+    create_pods(&ctx, &job, &key, &plan).await?;
+    let mut current = (*job).clone();
+    if plan.flush {
+        current = match ctx.write_status(&api, &job, plan.status.clone()).await {
+            Ok(j) => j,
+            Err(Error::Kube(kube::Error::Api(s))) if s.code == 409 => {
+                // A stale cache: the watch brings the newer Job and another sync.
+                return Ok(Action::requeue(Duration::from_secs(1)));
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    ctx.set_backoff(&key, plan.backoff);
+    ctx.emit(&job, &plan.events).await;
+    let (released, release_error) = release(&ctx, &job, &owned, &plan.remove_finalizers).await;
+    let settled = plan.settle.apply(&plan.status, &released, Timestamp::now());
+    if settled.changed {
+        current = ctx.write_status(&api, &current, settled.status).await?;
+        ctx.emit(&current, &settled.events).await;
+    }
+    if let Some(e) = release_error {
+        return Err(e.into());
+    }
+    if current.status.as_ref().is_some_and(plan::is_finished) {
+        ctx.expectations.forget(&key);
+        ctx.set_backoff(&key, BackoffRecord::default());
+        return Ok(Action::await_change());
+    }
+    if !env.expectations_satisfied {
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    Ok(plan
+        .requeue_after
+        .map_or_else(Action::await_change, Action::requeue))
+}
+
+fn error_policy(job: Arc<Job>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(job = %job_key(&job), error = %err, "job sync failed; retrying");
+    Action::requeue(Duration::from_secs(1))
+}
+
+/// `syncOrphanPod`: whether a pod's tracking finalizer is released because no live,
+/// unfinished batch/v1 Job controls it. `job` is its controller as found (None: absent).
+pub fn orphan_releasable(pod: &Pod, job: Option<&Job>) -> bool {
+    if !pods::has_finalizer(pod) {
+        return false;
+    }
+    let Some(r) = controller_of(pod) else {
+        return true;
+    };
+    if r.kind != "Job" || r.api_version != "batch/v1" {
+        return false;
+    }
+    let Some(job) = job.filter(|j| j.metadata.uid.as_deref() == Some(r.uid.as_str())) else {
+        return true;
+    };
+    let spec = job.spec.as_ref();
+    if spec
+        .and_then(|s| s.managed_by.as_deref())
+        .is_some_and(|m| m != "kubernetes.io/job-controller")
+    {
+        return false;
+    }
+    job.status.as_ref().is_some_and(plan::is_finished)
+}
+
+async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
+    if !pods::has_finalizer(&pod) {
+        return Ok(Action::await_change());
+    }
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let Some(r) = controller_of(&pod).cloned() else {
+        remove_finalizer(&Api::namespaced(ctx.client.clone(), &ns), &pod).await?;
+        return Ok(Action::await_change());
+    };
+    let mut job = ctx
+        .jobs
+        .get(&ObjectRef::new(&r.name).within(&ns))
+        .map(|j| (*j).clone());
+    if job
+        .as_ref()
+        .is_none_or(|j| j.metadata.uid.as_deref() != Some(r.uid.as_str()))
+    {
+        // The cache may not have seen the Job yet: ask the apiserver before releasing.
+        job = ignore_not_found(
+            Api::<Job>::namespaced(ctx.client.clone(), &ns)
+                .get(&r.name)
+                .await,
+        )?;
+    }
+    if orphan_releasable(&pod, job.as_ref()) {
+        tracing::debug!(
+            pod = pods::name(&pod),
+            "releasing the tracking finalizer of an orphan pod"
+        );
+        remove_finalizer(&Api::namespaced(ctx.client.clone(), &ns), &pod).await?;
+    }
+    Ok(Action::await_change())
+}
+
+fn orphan_error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(pod = pods::name(&pod), error = %err, "orphan pod cleanup failed; retrying");
+    Action::requeue(Duration::from_secs(1))
+}
+
+/// Feeds pod watch events to the expectations and to both controllers, until shutdown.
+async fn forward_pods(
+    events: impl futures::Stream<Item = Result<watcher::Event<Pod>, watcher::Error>>,
+    expectations: Arc<Expectations>,
+    mut to_jobs: mpsc::Sender<Pod>,
+    mut to_orphans: mpsc::Sender<Pod>,
+    shutdown: CancellationToken,
+) {
+    let mut events = std::pin::pin!(events);
+    loop {
+        let ev = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            ev = events.next() => ev,
+        };
+        let (pod, deleted) = match ev {
+            None => break,
+            Some(Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p))) => (p, false),
+            Some(Ok(watcher::Event::Delete(p))) => (p, true),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "pod watch failed; retrying");
+                continue;
+            }
+        };
+        expectations.observe(&pod, deleted);
+        if pods::has_finalizer(&pod) && !deleted && to_orphans.send(pod.clone()).await.is_err() {
+            break;
+        }
+        if to_jobs.send(pod).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Runs the Job controller until `shutdown` is cancelled.
+pub async fn run(client: Client, shutdown: CancellationToken) {
+    let wc = watcher::Config::default();
+    let (pod_cache, writer) = reflector::store::<Pod>();
+    let pod_events = reflector::reflector(
+        writer,
+        watcher(Api::<Pod>::all(client.clone()), wc.clone()).default_backoff(),
+    );
+    let (to_jobs, from_pods) = mpsc::channel::<Pod>(1024);
+    let (to_orphans, orphans_in) = mpsc::channel::<Pod>(1024);
+    let expectations = Arc::new(Expectations::default());
+    let jobs = Controller::new(Api::<Job>::all(client.clone()), wc).owns_stream(from_pods.map(Ok));
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), COMPONENT),
+        client,
+        pods: pod_cache.clone(),
+        jobs: jobs.store(),
+        expectations: expectations.clone(),
+        backoff: Mutex::new(HashMap::new()),
+    });
+    let orphans = Controller::for_stream(orphans_in.map(Ok), pod_cache);
+    let stop = || {
+        let t = shutdown.clone();
+        async move { t.cancelled().await }
+    };
+    tokio::join!(
+        forward_pods(
+            pod_events,
+            expectations,
+            to_jobs,
+            to_orphans,
+            shutdown.clone()
+        ),
+        jobs.graceful_shutdown_on(stop())
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|_| async {}),
+        orphans
+            .graceful_shutdown_on(stop())
+            .run(reconcile_orphan, orphan_error_policy, ctx)
+            .for_each(|_| async {}),
+    );
+}
