@@ -434,3 +434,15 @@ pub fn default_namespace(ns: &mut Namespace) {
         status.phase = Some("Active".to_string());
     }
 }
+
+/// `SetDefaults_PersistentVolumeClaim` and `SetDefaults_PersistentVolumeClaimSpec`: volume
+/// mode `Filesystem`, phase `Pending`.
+pub fn default_pvc(pvc: &mut k8s_openapi::api::core::v1::PersistentVolumeClaim) {
+    let spec = pvc.spec.get_or_insert_with(Default::default);
+    spec.volume_mode
+        .get_or_insert_with(|| "Filesystem".to_string());
+    let status = pvc.status.get_or_insert_with(Default::default);
+    if status.phase.as_deref().unwrap_or("").is_empty() {
+        status.phase = Some("Pending".to_string());
+    }
+}

@@ -4,12 +4,14 @@
 //! Everything here is a pure function of its inputs (the clock is passed in), so the apiserver
 //! and the controllers share one definition of what a valid Job, CronJob or Pod is.
 
+pub mod apply;
 pub mod defaults;
 pub mod duration;
 pub mod fields;
 pub mod patch;
 pub mod protobuf;
 pub mod resource;
+pub mod schedule;
 pub mod schema;
 pub mod selector;
 pub mod table;

@@ -138,6 +138,13 @@ pub static RESOURCES: &[ResourceInfo] = &[
         verbs: ALL_VERBS,
         subresources: &[
             Subresource {
+                name: "binding",
+                kind: "Binding",
+                group: "",
+                version: "v1",
+                verbs: &["create"],
+            },
+            Subresource {
                 name: "log",
                 kind: "Pod",
                 group: "",
@@ -146,6 +153,18 @@ pub static RESOURCES: &[ResourceInfo] = &[
             },
             status("", "Pod"),
         ],
+    },
+    ResourceInfo {
+        group: "",
+        version: "v1",
+        kind: "PersistentVolumeClaim",
+        plural: "persistentvolumeclaims",
+        singular: "persistentvolumeclaim",
+        namespaced: true,
+        short_names: &["pvc"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[status("", "PersistentVolumeClaim")],
     },
     ResourceInfo {
         group: "",

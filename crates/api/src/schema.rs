@@ -165,6 +165,57 @@ const PATCH_META: &[(&str, &str, &str, &str, &[&str])] = &[
     ),
 ];
 
+/// List types that the merge metadata above does not imply (`+listType=atomic` on a list
+/// that has a patch merge key): (schema, property, list type).
+const LIST_TYPES: &[(&str, &str, &str)] =
+    &[("io.k8s.api.batch.v1.JobStatus", "conditions", "atomic")];
+
+/// Maps that server-side apply replaces as a whole (`+mapType=atomic`): (schema, property).
+const ATOMIC_MAPS: &[(&str, &str)] = &[("io.k8s.api.core.v1.PodSpec", "nodeSelector")];
+
+/// Structs that server-side apply replaces as a whole (`+structType=atomic`).
+const ATOMIC_STRUCTS: &[&str] = &[
+    "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
+    "io.k8s.api.core.v1.ObjectReference",
+    "io.k8s.api.core.v1.LocalObjectReference",
+    "io.k8s.api.core.v1.TypedLocalObjectReference",
+    "io.k8s.api.core.v1.NodeSelector",
+    "io.k8s.api.core.v1.NodeSelectorTerm",
+    "io.k8s.api.core.v1.ConfigMapKeySelector",
+    "io.k8s.api.core.v1.SecretKeySelector",
+    "io.k8s.api.core.v1.ObjectFieldSelector",
+    "io.k8s.api.core.v1.ResourceFieldSelector",
+];
+
+fn add_apply_extensions(schemas: &mut Map<String, Value>) {
+    for (schema, prop, list_type) in LIST_TYPES {
+        if let Some(p) = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(*prop))
+            .and_then(Value::as_object_mut)
+        {
+            p.insert("x-kubernetes-list-type".into(), json!(list_type));
+        }
+    }
+    for (schema, prop) in ATOMIC_MAPS {
+        if let Some(p) = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(*prop))
+            .and_then(Value::as_object_mut)
+        {
+            p.insert("x-kubernetes-map-type".into(), json!("atomic"));
+        }
+    }
+    for schema in ATOMIC_STRUCTS {
+        if let Some(s) = schemas.get_mut(*schema).and_then(Value::as_object_mut) {
+            s.insert("x-kubernetes-map-type".into(), json!("atomic"));
+        }
+    }
+}
+
 fn generate(group: &str, version: &str) -> Map<String, Value> {
     let mut generator = SchemaSettings::openapi3().into_generator();
     for r in resource::RESOURCES
@@ -189,6 +240,9 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
             }
             ("", "Node") => {
                 generator.subschema_for::<core::Node>();
+            }
+            ("", "PersistentVolumeClaim") => {
+                generator.subschema_for::<core::PersistentVolumeClaim>();
             }
             _ => {}
         }
@@ -228,6 +282,7 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
             p.insert("x-kubernetes-list-map-keys".into(), json!(map_keys));
         }
     }
+    add_apply_extensions(&mut schemas);
     schemas
 }
 
@@ -466,6 +521,16 @@ pub fn unknown_fields(r: &ResourceInfo, obj: &Value) -> Vec<String> {
         walk(&doc.schemas, schema, obj, "", &mut out, 0);
     }
     out
+}
+
+/// `components.schemas` of the document serving `r` (with the extensions added above).
+pub(crate) fn components(r: &ResourceInfo) -> Option<&'static Map<String, Value>> {
+    let group_path = if r.group.is_empty() {
+        format!("api/{}", r.version)
+    } else {
+        format!("apis/{}/{}", r.group, r.version)
+    };
+    document(&group_path).map(|d| &d.schemas)
 }
 
 /// Follows `$ref` and single-element `allOf` wrappers to the schema they name.

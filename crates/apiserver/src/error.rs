@@ -51,6 +51,17 @@ pub enum ApiError {
         /// Field errors in order.
         errors: Vec<FieldError>,
     },
+    /// Invalid request options, e.g. `PatchOptions` (group `meta.k8s.io`).
+    #[error("{}", options_message(kind, errors))]
+    InvalidOptions {
+        /// `PatchOptions`.
+        kind: &'static str,
+        /// Field errors in order.
+        errors: Vec<FieldError>,
+    },
+    /// A server-side apply would change fields other managers own.
+    #[error("{}", api::apply::ApplyError::Conflicts(.0.clone()))]
+    ApplyConflict(Vec<api::apply::Conflict>),
     /// Malformed request.
     #[error("{0}")]
     BadRequest(String),
@@ -112,6 +123,15 @@ fn invalid_message(r: &ResourceInfo, name: &str, errors: &[FieldError]) -> Strin
     }
 }
 
+fn options_message(kind: &str, errors: &[FieldError]) -> String {
+    let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    match msgs.as_slice() {
+        [] => format!("{kind}.meta.k8s.io \"\" is invalid"),
+        [one] => format!("{kind}.meta.k8s.io \"\" is invalid: {one}"),
+        _ => format!("{kind}.meta.k8s.io \"\" is invalid: [{}]", msgs.join(", ")),
+    }
+}
+
 impl From<store::Error> for ApiError {
     fn from(e: store::Error) -> Self {
         match e {
@@ -131,8 +151,12 @@ impl ApiError {
     pub fn code(&self) -> StatusCode {
         match self {
             ApiError::NotFound { .. } | ApiError::NoRoute => StatusCode::NOT_FOUND,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict(_) => StatusCode::CONFLICT,
+            ApiError::Invalid { .. } | ApiError::InvalidOptions { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Raw { code, .. } => {
                 StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -152,8 +176,8 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::NoRoute => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict(_) => "Conflict",
+            ApiError::Invalid { .. } | ApiError::InvalidOptions { .. } => "Invalid",
             ApiError::Raw { reason, .. } => reason,
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden(_) => "Forbidden",
@@ -186,6 +210,20 @@ impl ApiError {
                 Some(
                     json!({"name": name, "group": resource.group, "kind": resource.kind, "causes": causes}),
                 )
+            }
+            ApiError::InvalidOptions { kind, errors } => {
+                let causes: Vec<Value> = errors
+                    .iter()
+                    .map(|e| json!({"reason": e.kind.reason(), "message": e.body(), "field": e.field}))
+                    .collect();
+                Some(json!({"group": "meta.k8s.io", "kind": kind, "causes": causes}))
+            }
+            ApiError::ApplyConflict(conflicts) => {
+                let causes: Vec<Value> = conflicts
+                    .iter()
+                    .map(|c| json!({"reason": "FieldManagerConflict", "message": c.message(), "field": c.field}))
+                    .collect();
+                Some(json!({ "causes": causes }))
             }
             ApiError::TooLargeResourceVersion { .. } => Some(json!({
                 "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],

@@ -154,6 +154,10 @@ async fn route(
             let body = read_body(headers, body).await?;
             create(state, &target, &q, ct.as_deref(), &body).await
         }
+        (Method::POST, true) if target.subresource.as_deref() == Some("binding") => {
+            let body = read_body(headers, body).await?;
+            create(state, &target, &q, ct.as_deref(), &body).await
+        }
         (Method::PUT, true) => {
             let body = read_body(headers, body).await?;
             update(state, &target, &q, ct.as_deref(), &body).await
@@ -192,26 +196,7 @@ fn write_options(q: &Query) -> ApiResult<WriteOptions> {
 fn get(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Response> {
     match t.subresource.as_deref() {
         None | Some("status") => {}
-        Some("log") => {
-            let pod = state
-                .registry
-                .get_value(t.resource, t.namespace.as_deref(), name_of(t))?;
-            if pod
-                .get("spec")
-                .and_then(|s| s.get("nodeName"))
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                return Err(ApiError::BadRequest(format!(
-                    "pod {} does not have a host assigned",
-                    name_of(t)
-                )));
-            }
-            return Err(ApiError::BadRequest(format!(
-                "container logs for pod {} are not available: no node agent is running",
-                name_of(t)
-            )));
-        }
+        Some("log") => return crate::logs::get(state, t, q),
         Some(_) => return Err(ApiError::NoRoute),
     }
     let kv = state
@@ -316,19 +301,42 @@ async fn create(
     ct: Option<&str>,
     body: &[u8],
 ) -> ApiResult<Response> {
-    if t.subresource.is_some() {
-        return Err(ApiError::MethodNotAllowed);
+    match t.subresource.as_deref() {
+        None => {}
+        Some("binding") if t.name.is_some() => return bind(state, t, body).await,
+        Some(_) => return Err(ApiError::MethodNotAllowed),
     }
     let opts = write_options(q)?;
     let decoded = decode::decode(t.resource, ct, body, opts.field_validation)?;
+    let mut warnings = decoded.warnings;
+    warnings.extend(crate::registry::admission::create_warnings(
+        t.resource,
+        &decoded.object,
+        state.registry.now(),
+    ));
     match state
         .registry
         .create(t.resource, t.namespace.as_deref(), decoded.object, &opts)
         .await
     {
-        Ok(out) => Ok(json_bytes(StatusCode::CREATED, out, &decoded.warnings)),
-        Err(e) => Ok(with_warnings(e.into_response(), &decoded.warnings)),
+        Ok(out) => Ok(json_bytes(StatusCode::CREATED, out, &warnings)),
+        Err(e) => Ok(with_warnings(e.into_response(), &warnings)),
     }
+}
+
+/// `POST pods/NAME/binding`: answers a Success `Status` with code 201, as the real server.
+async fn bind(state: &AppState, t: &Target, body: &[u8]) -> ApiResult<Response> {
+    let binding: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("error decoding Binding: {e}")))?;
+    state
+        .registry
+        .bind_pod(t.resource, t.namespace.as_deref(), name_of(t), &binding)
+        .await?;
+    let status = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Success", "code": 201,
+    });
+    Ok(json_value(StatusCode::CREATED, &status))
 }
 
 async fn update(
@@ -375,7 +383,11 @@ async fn patch(
         Some(_) => return Err(ApiError::MethodNotAllowed),
     };
     let opts = write_options(q)?;
-    let (out, warnings) = state
+    let force = match q.get("force") {
+        None => None,
+        Some(v) => Some(parse_bool(v)?),
+    };
+    let out = state
         .registry
         .patch(
             t.resource,
@@ -385,15 +397,33 @@ async fn patch(
             body,
             status,
             &opts,
+            force,
         )
         .await?;
-    Ok(json_bytes(StatusCode::OK, out, &warnings))
+    let code = if out.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_bytes(code, out.object, &out.warnings))
+}
+
+/// Go's `strconv.ParseBool`, as query parameters are converted.
+fn parse_bool(v: &str) -> ApiResult<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "strconv.ParseBool: parsing {v:?}: invalid syntax"
+        ))),
+    }
 }
 
 fn delete_options(q: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
     let mut opts = DeleteOptions {
         dry_run: q.dry_run()?,
         propagation_policy: q.get("propagationPolicy").map(str::to_owned),
+        grace_period_seconds: q.int("gracePeriodSeconds")?,
         ..DeleteOptions::default()
     };
     if !body.iter().all(u8::is_ascii_whitespace) {
@@ -402,6 +432,9 @@ fn delete_options(q: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
         })?;
         if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
             opts.propagation_policy = Some(p.to_owned());
+        }
+        if let Some(g) = v.get("gracePeriodSeconds").and_then(Value::as_i64) {
+            opts.grace_period_seconds = Some(g);
         }
         if let Some(d) = v.get("dryRun").and_then(Value::as_array) {
             opts.dry_run |= d.iter().any(|x| x == "All");

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod error;
 pub mod handlers;
 pub mod kubeconfig;
+pub mod logs;
 pub mod object;
 pub mod openapi;
 pub mod registry;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub server_address: String,
     /// The bearer token every request must carry; `None` disables authentication.
     pub token: Option<Arc<str>>,
+    /// Where pod logs come from (the node agent); `None`: logs are not available.
+    pub pod_logs: Option<Arc<dyn logs::PodLogs>>,
 }
 
 /// Paths anyone may read, as the real server's `system:public-info-viewer` role allows.

@@ -132,7 +132,8 @@ fn job(name: &str) -> String {
     serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "labels": {"app": "bench"}},
-        "spec": {"completions": 4, "parallelism": 2, "backoffLimit": 2, "template": {"spec": {
+        // Suspended: the API is measured, not the controllers and pods the Job would start.
+        "spec": {"suspend": true, "completions": 4, "parallelism": 2, "backoffLimit": 2, "template": {"spec": {
             "restartPolicy": "Never",
             "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "echo hello"]}]
         }}}
@@ -217,7 +218,7 @@ fn wide_job(name: &str) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "labels": {"app": "bench"}},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": containers}}}
+        "spec": {"suspend": true, "template": {"spec": {"restartPolicy": "Never", "containers": containers}}}
     })
 }
 

@@ -2,6 +2,8 @@
 //! signals and shutdown order. It holds no logic of its own.
 
 mod bench;
+mod pod_logs;
+mod schedule;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,9 @@ enum Command {
     Server(server::Args),
     /// Measure the API against baselines run in the same process tree (see BENCHMARKS.md).
     Bench(bench::Args),
+    /// Print the next run times of a CronJob schedule in its time zone and in UTC, and warn
+    /// about runs that daylight-saving changes skip or repeat.
+    Schedule(schedule::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Server(_) => "info",
-        Command::Bench(_) => "warn",
+        Command::Bench(_) | Command::Schedule(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server(args) => server::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Schedule(args) => schedule::run(args),
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! `batchlet server`: opens the store, bootstraps the system namespaces, makes the PKI and
-//! kubeconfig, serves the API, and shuts down in order on SIGTERM or SIGINT (stop accepting
-//! and end watches, then close the store).
+//! kubeconfig, serves the API, runs the controllers, the scheduler and the node agent, and
+//! shuts down in order on SIGTERM or SIGINT (stop accepting and end watches, stop the loops
+//! while containers keep running, then close the store).
 
 use anyhow::{Context, Result};
 use apiserver::registry::Registry;
@@ -20,6 +21,9 @@ pub struct Args {
     /// Address to serve on; port 0 picks a free port (the kubeconfig names the real one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// The name this machine registers as a Node (default: the hostname).
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
     /// Serve plain HTTP instead of HTTPS. The token is still required, but it crosses the
     /// network in clear text: use only on a trusted loopback.
     #[arg(long)]
@@ -36,6 +40,16 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .context("neither --data-dir, BATCHLET_DATA_DIR nor HOME is set")?;
     Ok(PathBuf::from(home).join(".local/share/batchlet"))
+}
+
+/// The machine's hostname, lowercased (node names are DNS subdomains).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_lowercase())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 async fn signalled() -> Result<()> {
@@ -100,6 +114,7 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown: shutdown.clone(),
         server_address: format!("{host}:{}", addr.port()),
         token: Some(Arc::from(pki.token.as_str())),
+        pod_logs: None,
     };
     // Controllers are API clients of an in-process router: the same write path as kubectl,
     // without TCP, TLS or a token (nothing outside the process can reach it).
@@ -108,7 +123,22 @@ pub async fn run(args: Args) -> Result<()> {
         ..state.clone()
     });
     let client = kube::Client::new(local, "default");
-    let app = apiserver::router(state);
+    let runtime = runtime::ProcessRuntime::new(runtime::Config {
+        state_root: dir.join("containers"),
+        shim: runtime::ShimCommand::current_exe("shim").context("locating the batchlet binary")?,
+    })
+    .context("starting the container runtime")?;
+    let node_name = args.node_name.unwrap_or_else(hostname);
+    let agent = agent::Agent::new(
+        client.clone(),
+        Arc::new(runtime),
+        agent::Config::new(node_name, &dir),
+        shutdown.clone(),
+    );
+    let app = apiserver::router(AppState {
+        pod_logs: Some(Arc::new(crate::pod_logs::AgentLogs(agent.clone()))),
+        ..state
+    });
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
@@ -123,7 +153,15 @@ pub async fn run(args: Args) -> Result<()> {
         client.clone(),
         shutdown.clone(),
     ));
+    tasks.spawn(controllers::scheduler::run(
+        client.clone(),
+        shutdown.clone(),
+    ));
+    // The agent stops its loops on shutdown and leaves the containers running: the next
+    // start adopts them.
+    tasks.spawn(agent.run(format!("batchlet-process://{}", env!("CARGO_PKG_VERSION"))));
     tasks.spawn(controllers::job::run(client.clone(), shutdown.clone()));
+    tasks.spawn(controllers::cronjob::run(client.clone(), shutdown.clone()));
     tasks.spawn(controllers::ttl_after_finished::run(
         client,
         shutdown.clone(),

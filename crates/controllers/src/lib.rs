@@ -5,9 +5,11 @@
 //! Controllers never touch the store: every read and write goes through the API, and so
 //! through the apiserver's one write path.
 
+pub mod cronjob;
 pub mod events;
 pub mod garbage_collector;
 pub mod job;
+pub mod scheduler;
 pub mod ttl_after_finished;
 
 /// Errors of the controllers' shells.

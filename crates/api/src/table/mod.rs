@@ -8,6 +8,7 @@
 
 mod cluster;
 mod pods;
+mod storage;
 mod workloads;
 
 use jiff::Timestamp;
@@ -42,6 +43,7 @@ pub fn column_definitions(resource: &str) -> Vec<ColumnDefinition> {
         "namespaces" => cluster::NAMESPACE_COLUMNS,
         "events" => cluster::EVENT_COLUMNS,
         "nodes" => cluster::NODE_COLUMNS,
+        "persistentvolumeclaims" => storage::PVC_COLUMNS,
         _ => DEFAULT_COLUMNS,
     };
     cols.iter().map(Col::definition).collect()
@@ -56,6 +58,7 @@ pub fn row_cells(resource: &str, obj: &Value, now: Timestamp) -> Vec<Value> {
         "namespaces" => cluster::namespace_cells(obj, now),
         "events" => cluster::event_cells(obj, now),
         "nodes" => cluster::node_cells(obj, now),
+        "persistentvolumeclaims" => storage::pvc_cells(obj, now),
         _ => default_cells(obj),
     }
 }

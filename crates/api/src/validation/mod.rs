@@ -17,6 +17,7 @@ mod job_policy;
 mod meta;
 pub mod names;
 mod pod;
+mod pvc;
 mod quantity;
 mod resources;
 mod volume;
@@ -28,7 +29,9 @@ pub use meta::{NameRule, validate_label_selector, validate_object_meta_update};
 pub use quantity::Quantity;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Event, Namespace, Node, PersistentVolumeClaim, Pod, PodTemplateSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// `ValidateObjectMeta`: name or generateName, namespace (required when `namespaced`,
@@ -77,6 +80,17 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> ErrorList {
 /// A pod template at `path` (`spec.template`, `spec.jobTemplate.spec.template`).
 pub fn validate_pod_template(t: &PodTemplateSpec, path: &str) -> ErrorList {
     pod::validate_pod_template(t, path)
+}
+
+/// PersistentVolumeClaim create: access modes and the storage request are required.
+pub fn validate_pvc_create(pvc: &PersistentVolumeClaim) -> ErrorList {
+    pvc::validate_pvc_create(pvc)
+}
+
+/// PersistentVolumeClaim update: the spec is immutable but for the storage request and
+/// binding the volume name once.
+pub fn validate_pvc_update(new: &PersistentVolumeClaim, old: &PersistentVolumeClaim) -> ErrorList {
+    pvc::validate_pvc_update(new, old)
 }
 
 /// Namespace create or update.

@@ -99,6 +99,18 @@ impl Quantity {
         self.nanos.cmp(&other.nanos)
     }
 
+    /// `Quantity.MilliValue()`: the value in thousandths, rounded up.
+    pub fn milli_value(&self) -> i128 {
+        let q = self.nanos / 1_000_000;
+        if self.nanos % 1_000_000 > 0 { q + 1 } else { q }
+    }
+
+    /// `Quantity.Value()`: the value in whole units, rounded up.
+    pub fn value(&self) -> i128 {
+        let q = self.nanos / NANO;
+        if self.nanos % NANO > 0 { q + 1 } else { q }
+    }
+
     /// Whether the value is below zero.
     pub fn is_negative(&self) -> bool {
         self.nanos < 0
@@ -178,6 +190,11 @@ mod tests {
             assert_eq!(q.as_deref(), Some(want), "{input}");
         }
         assert!(Quantity::parse("abc").is_none());
+        let v = |s: &str| Quantity::parse(s).map(|q| (q.value(), q.milli_value()));
+        assert_eq!(v("64Mi"), Some((67_108_864, 67_108_864_000)));
+        assert_eq!(v("500m"), Some((1, 500)));
+        assert_eq!(v("0.0001"), Some((1, 1)));
+        assert_eq!(v("2"), Some((2, 2000)));
         let a = Quantity::parse("500m");
         let b = Quantity::parse("1");
         assert_eq!(a.zip(b).map(|(a, b)| a.cmp_value(&b)), Some(Ordering::Less));

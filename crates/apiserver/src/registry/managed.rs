@@ -1,149 +1,105 @@
-//! `metadata.managedFields` for Update operations: which manager last set which fields, in
-//! FieldsV1 form (`f:<field>` per map key; lists are recorded whole). Server-side apply's
-//! per-field ownership builds on this later.
+//! `metadata.managedFields` bookkeeping of the write path, on top of `api::apply`: the
+//! Update entry of a create or an update (the changed fields go to the request's
+//! `fieldManager` and are taken from every other manager), which entries a write starts from
+//! (those the request sends, else the stored ones, as the real field manager decides), and
+//! keeping the stored JSON untouched when nothing changed (so no-op writes stay no-ops).
 
-use serde_json::{Map, Value, json};
+use api::apply::{self, Entry, Request};
+use api::resource::ResourceInfo;
+use serde_json::Value;
 
-/// Fields of `obj` as a FieldsV1 trie, skipping the server-owned metadata.
-pub fn fields_of(obj: &Value) -> Value {
-    let mut out = trie(obj, 0);
-    if let Some(Value::Object(m)) = out.get_mut("f:metadata") {
-        for k in [
-            "f:name",
-            "f:namespace",
-            "f:uid",
-            "f:resourceVersion",
-            "f:generation",
-            "f:creationTimestamp",
-            "f:managedFields",
-            "f:deletionTimestamp",
-            "f:deletionGracePeriodSeconds",
-        ] {
-            m.remove(k);
-        }
-    }
-    if let Value::Object(m) = &mut out {
-        m.remove("f:apiVersion");
-        m.remove("f:kind");
-        if m.get("f:metadata")
-            .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-        {
-            m.remove("f:metadata");
-        }
-    }
-    out
+/// How a write records ownership.
+#[derive(Debug, Clone)]
+pub enum Ownership {
+    /// As an Update by the request's `fieldManager`.
+    Record,
+    /// These managedFields (a server-side apply's decision); `None` clears them.
+    Set(Option<Value>),
 }
 
-fn trie(v: &Value, depth: usize) -> Value {
-    match v {
-        Value::Object(map) if depth < 32 => {
-            let mut out = Map::new();
-            for (k, child) in map {
-                out.insert(format!("f:{k}"), trie(child, depth + 1));
-            }
-            Value::Object(out)
-        }
-        _ => json!({}),
-    }
+/// Entries of `obj`'s `metadata.managedFields`; `None` if absent, empty or malformed.
+pub fn entries_of(obj: &Value) -> Option<Vec<Entry>> {
+    let v = obj.get("metadata")?.get("managedFields")?;
+    apply::decode(Some(v)).ok().filter(|e| !e.is_empty())
 }
 
-/// The fields that differ between `old` and `new`, as a trie of `new`'s side.
-pub fn changed(old: &Value, new: &Value) -> Value {
-    diff(old, new, 0).unwrap_or_else(|| json!({}))
+/// The managedFields value to store for `entries`: `None` when there are none.
+pub fn to_value(entries: &[Entry]) -> Option<Value> {
+    (!entries.is_empty()).then(|| apply::encode(entries))
 }
 
-fn diff(old: &Value, new: &Value, depth: usize) -> Option<Value> {
-    if old == new {
-        return None;
-    }
-    match (old, new) {
-        (Value::Object(o), Value::Object(n)) if depth < 32 => {
-            let mut out = Map::new();
-            for (k, nv) in n {
-                let d = match o.get(k) {
-                    Some(ov) => diff(ov, nv, depth + 1),
-                    None => Some(trie(nv, depth + 1)),
-                };
-                if let Some(d) = d {
-                    out.insert(format!("f:{k}"), d);
-                }
-            }
-            Some(Value::Object(out))
-        }
-        _ => Some(trie(new, depth + 1)),
-    }
-}
-
-/// Merges trie `b` into trie `a`.
-pub fn merge(a: &mut Value, b: &Value) {
-    if let (Value::Object(am), Value::Object(bm)) = (a, b) {
-        for (k, bv) in bm {
-            match am.get_mut(k) {
-                Some(av) => merge(av, bv),
-                None => {
-                    am.insert(k.clone(), bv.clone());
-                }
-            }
-        }
-    }
-}
-
-/// Records that `manager` updated `fields` (through `subresource`, if any) at `time`.
-pub fn record_update(
-    entries: &mut Vec<Value>,
+/// The entries a create stores: those the body carries (if valid), plus `manager`'s Update
+/// entry for the fields of `defaulted` (the body as decoded and defaulted).
+pub fn on_create(
+    r: &'static ResourceInfo,
+    body: &Value,
+    defaulted: &Value,
     manager: &str,
-    api_version: &str,
-    subresource: Option<&str>,
     time: &str,
-    fields: &Value,
-) {
-    if fields.as_object().is_some_and(Map::is_empty) {
-        return;
-    }
-    let same = |e: &Value| {
-        e["manager"] == manager
-            && e["operation"] == "Update"
-            && e.get("subresource").and_then(Value::as_str) == subresource
+) -> Option<Value> {
+    let base = entries_of(body).unwrap_or_default();
+    let req = Request {
+        resource: r,
+        manager,
+        subresource: None,
+        time,
     };
-    if let Some(e) = entries.iter_mut().find(|e| same(e)) {
-        let mut f = e.get("fieldsV1").cloned().unwrap_or_else(|| json!({}));
-        merge(&mut f, fields);
-        e["fieldsV1"] = f;
-        e["time"] = json!(time);
-        e["apiVersion"] = json!(api_version);
-        return;
-    }
-    let mut e = json!({
-        "manager": manager,
-        "operation": "Update",
-        "apiVersion": api_version,
-        "time": time,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields,
-    });
-    if let Some(s) = subresource {
-        e["subresource"] = json!(s);
-    }
-    entries.push(e);
+    to_value(&apply::record_update(
+        &req,
+        &apply::empty_object(r),
+        defaulted,
+        &base,
+    ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_and_changes() {
-        let obj = json!({"apiVersion": "batch/v1", "metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
-        let f = fields_of(&obj);
-        assert_eq!(
-            f,
-            json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}})
-        );
-        let mut new = obj.clone();
-        new["metadata"]["labels"]["x"] = json!("2");
-        assert_eq!(
-            changed(&obj, &new),
-            json!({"f:metadata": {"f:labels": {"f:x": {}}}})
-        );
+/// The managedFields after an Update-operation write from `old` to `next` (both without
+/// the entries deciding anything). `requested` are the entries the request body carried
+/// (a client may replace them, as kubectl's client-side-apply upgrade does); otherwise the
+/// stored ones are the base. The stored JSON is kept as it is when nothing changed.
+#[allow(clippy::too_many_arguments)]
+pub fn on_update(
+    r: &'static ResourceInfo,
+    old: &Value,
+    next: &Value,
+    requested: Option<&Value>,
+    manager: Option<&str>,
+    status: bool,
+    time: &str,
+) -> Option<Value> {
+    let stored_json = old.get("metadata").and_then(|m| m.get("managedFields"));
+    let stored = entries_of(old).unwrap_or_default();
+    let from_request = if status {
+        None
+    } else {
+        requested
+            .and_then(|v| apply::decode(Some(v)).ok())
+            .filter(|e| !e.is_empty())
+    };
+    let requested_used = from_request.is_some();
+    let (base, base_json) = match from_request {
+        Some(e) => (e, requested),
+        None => (stored, stored_json),
+    };
+    let Some(manager) = manager else {
+        return if requested_used {
+            to_value(&base)
+        } else {
+            base_json
+                .cloned()
+                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        };
+    };
+    let req = Request {
+        resource: r,
+        manager,
+        subresource: status.then_some("status"),
+        time,
+    };
+    let out = apply::record_update(&req, old, next, &base);
+    if out == base && !requested_used {
+        return base_json
+            .cloned()
+            .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()));
     }
+    to_value(&out)
 }

@@ -3,6 +3,8 @@
 //! checks, no-op detection, finalizers and namespaces; then the store.
 
 pub mod admission;
+mod apply;
+mod binding;
 pub mod decode;
 pub mod list;
 pub mod managed;
@@ -15,6 +17,7 @@ use admission::Op;
 use api::resource::{self, ResourceInfo};
 use bytes::Bytes;
 use jiff::Timestamp;
+use managed::Ownership;
 use rand::Rng;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -88,6 +91,9 @@ pub struct DeleteOptions {
     pub resource_version: Option<String>,
     /// `propagationPolicy`.
     pub propagation_policy: Option<String>,
+    /// `gracePeriodSeconds`: for pods bound to a node, how long the node agent waits
+    /// between SIGTERM and SIGKILL; 0 removes the pod at once.
+    pub grace_period_seconds: Option<i64>,
 }
 
 /// What a delete did.
@@ -97,6 +103,30 @@ pub enum Deleted {
     Gone(Bytes),
     /// Marked for deletion (finalizers pending); the object as it is now.
     Pending(Bytes),
+}
+
+/// The grace period of deleting `pod`, when the deletion is graceful: the pod is bound to a
+/// node, not terminal, and the period (the request's, else the pod's
+/// `terminationGracePeriodSeconds`, else 30) is positive. `None`: delete at once.
+fn pod_grace_period(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
+    let spec = pod.get("spec");
+    let bound = spec
+        .and_then(|s| s.get("nodeName"))
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = pod
+        .get("status")
+        .and_then(|s| s.get("phase"))
+        .and_then(Value::as_str);
+    let terminal = matches!(phase, Some("Succeeded" | "Failed"));
+    let grace = opts.grace_period_seconds.unwrap_or_else(|| {
+        spec.and_then(|s| s.get("terminationGracePeriodSeconds"))
+            .and_then(Value::as_i64)
+            .unwrap_or(30)
+    });
+    // A negative period means "the minimum": 1 second, as the real server treats it.
+    let grace = if grace < 0 { 1 } else { grace };
+    (bound && !terminal && grace > 0).then_some(grace)
 }
 
 /// The registry over a store.
@@ -130,12 +160,12 @@ fn has_status(r: &ResourceInfo) -> bool {
     r.subresource("status").is_some()
 }
 
-/// The object without the fields that change on every write, for no-op detection.
+/// The object without its revision, for no-op detection (managedFields count: a write that
+/// only changes ownership is a write).
 fn comparable(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
-        m.remove("managedFields");
     }
     v
 }
@@ -246,12 +276,24 @@ impl Registry {
         &self,
         r: &'static ResourceInfo,
         ns: Option<&str>,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Bytes> {
+        self.create_with(r, ns, obj, opts, Ownership::Record).await
+    }
+
+    /// Creates `obj`; `managed` are the managedFields to store (a server-side apply's), else
+    /// the request's `fieldManager` gets an Update entry for what it set.
+    pub(crate) async fn create_with(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
         mut obj: Value,
         opts: &WriteOptions,
+        managed: Ownership,
     ) -> ApiResult<Bytes> {
         let now = self.now();
         let ts = rfc3339(now);
-        let body_fields = managed::fields_of(&obj);
         {
             let m = meta_mut(&mut obj);
             match (r.namespaced, ns, m.get("namespace").and_then(Value::as_str)) {
@@ -293,21 +335,28 @@ impl Registry {
             } else {
                 m.remove("generation");
             }
-            let mut entries = Vec::new();
-            if let Some(manager) = &opts.field_manager {
-                managed::record_update(
-                    &mut entries,
-                    manager,
-                    &r.api_version(),
-                    None,
-                    &ts,
-                    &body_fields,
-                );
+        }
+        let entries = match (managed, &opts.field_manager) {
+            (Ownership::Set(given), _) => given,
+            (Ownership::Record, Some(manager)) => {
+                let defaulted = admission::defaulted(r, &obj).unwrap_or_else(|| obj.clone());
+                managed::on_create(r, &obj, &defaulted, manager, &ts)
             }
-            if entries.is_empty() {
-                m.remove("managedFields");
-            } else {
-                m.insert("managedFields".into(), Value::Array(entries));
+            (Ownership::Record, None) => obj
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .filter(|_| managed::entries_of(&obj).is_some())
+                .cloned(),
+        };
+        {
+            let m = meta_mut(&mut obj);
+            match entries {
+                Some(e) => {
+                    m.insert("managedFields".into(), e);
+                }
+                None => {
+                    m.remove("managedFields");
+                }
             }
         }
         if has_status(r)
@@ -399,12 +448,14 @@ impl Registry {
                 ),
             });
         }
-        self.write_update(r, ns, name, &kv, old, new, status, opts)
+        self.write_update(r, ns, name, &kv, old, new, status, opts, Ownership::Record)
             .await
     }
 
-    /// Shared tail of update and patch: merge server-owned metadata, admit, detect no-ops,
-    /// write with compare-and-swap on the revision read.
+    /// Shared tail of update, patch and apply: merge server-owned metadata, admit, record
+    /// field ownership (`managed`: a server-side apply's entries, else the request's
+    /// `fieldManager` gets an Update entry), detect no-ops, write with compare-and-swap on
+    /// the revision read.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write_update(
         &self,
@@ -416,7 +467,12 @@ impl Registry {
         new: Value,
         status: bool,
         opts: &WriteOptions,
+        managed: Ownership,
     ) -> ApiResult<Bytes> {
+        let requested = new
+            .get("metadata")
+            .and_then(|m| m.get("managedFields"))
+            .cloned();
         let mut next = if status {
             // The status strategies reset spec (and a pod's ownerReferences) to the stored
             // ones; other metadata changes stand, as on the real server.
@@ -483,10 +539,7 @@ impl Registry {
             }
             // Validation sees the revision the update is based on, as the real server does.
             m.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-            m.insert(
-                "managedFields".into(),
-                old_meta.get("managedFields").cloned().unwrap_or(json!([])),
-            );
+            m.remove("managedFields");
         }
         let mut next = admission::admit(
             r,
@@ -505,42 +558,46 @@ impl Registry {
                 .unwrap_or(0);
             meta_mut(&mut next).insert("generation".into(), json!(g + 1));
         }
+        let ts = rfc3339(self.now());
+        let entries = match managed {
+            Ownership::Set(given) => given,
+            Ownership::Record => managed::on_update(
+                r,
+                &old,
+                &next,
+                requested.as_ref(),
+                opts.field_manager.as_deref(),
+                status,
+                &ts,
+            ),
+        };
+        {
+            let m = meta_mut(&mut next);
+            match entries {
+                Some(e) => {
+                    m.insert("managedFields".into(), e);
+                }
+                None => {
+                    m.remove("managedFields");
+                }
+            }
+        }
         if comparable(&next) == comparable(&old) {
             return Ok(with_revision(&kv.value, kv.mod_revision));
-        }
-        let ts = rfc3339(self.now());
-        {
-            let changed = managed::changed(&comparable(&old), &comparable(&next));
-            let mut entries: Vec<Value> = next
-                .get("metadata")
-                .and_then(|m| m.get("managedFields"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            if let Some(manager) = &opts.field_manager {
-                managed::record_update(
-                    &mut entries,
-                    manager,
-                    &r.api_version(),
-                    status.then_some("status"),
-                    &ts,
-                    &changed,
-                );
-            }
-            let m = meta_mut(&mut next);
-            if entries.is_empty() {
-                m.remove("managedFields");
-            } else {
-                m.insert("managedFields".into(), Value::Array(entries));
-            }
         }
         let stored = to_stored(&next)?;
         if opts.dry_run {
             return Ok(with_revision(&stored, kv.mod_revision));
         }
         let k = key(r, ns, name);
-        if meta_str(&next, "deletionTimestamp").is_some() && finalizers_empty(&next) {
-            // The last finalizer is gone: the deletion completes now.
+        let graceful = old
+            .get("metadata")
+            .and_then(|m| m.get("deletionGracePeriodSeconds"))
+            .and_then(Value::as_i64)
+            .is_some_and(|g| g > 0);
+        if meta_str(&next, "deletionTimestamp").is_some() && finalizers_empty(&next) && !graceful {
+            // The last finalizer is gone: the deletion completes now (a graceful pod
+            // deletion waits for the node agent's delete with grace 0 instead).
             return match self.store.delete(&k, Some(kv.mod_revision)).await {
                 Ok(d) => Ok(with_revision(&stored, d.mod_revision)),
                 Err(e) => Err(self.write_error(r, name, e)),
@@ -617,7 +674,45 @@ impl Registry {
         if r.kind == "Namespace" {
             return self.delete_namespace(r, name, kv, obj).await;
         }
+        if r.kind == "Pod"
+            && let Some(grace) = pod_grace_period(&obj, opts)
+        {
+            return self
+                .delete_pod_gracefully(r, name, &kv, obj, grace, opts)
+                .await;
+        }
         if meta_str(&obj, "deletionTimestamp").is_some() {
+            if r.kind == "Pod" && !finalizers_empty(&obj) && opts.grace_period_seconds == Some(0) {
+                // Forced while finalizers remain: the node agent kills the containers now.
+                let current = obj
+                    .get("metadata")
+                    .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                    .and_then(Value::as_i64);
+                if current != Some(0) {
+                    let m = meta_mut(&mut obj);
+                    m.insert("deletionTimestamp".into(), json!(rfc3339(self.now())));
+                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    let stored = to_stored(&obj)?;
+                    let new_kv = self
+                        .store
+                        .update(&k, stored.clone(), Some(kv.mod_revision))
+                        .await
+                        .map_err(|e| self.write_error(r, name, e))?;
+                    return Ok(Deleted::Pending(with_revision(
+                        &stored,
+                        new_kv.mod_revision,
+                    )));
+                }
+            }
+            if r.kind == "Pod" && finalizers_empty(&obj) {
+                // A forced (grace 0) delete of a terminating pod removes it now.
+                let d = self
+                    .store
+                    .delete(&k, Some(kv.mod_revision))
+                    .await
+                    .map_err(|e| self.write_error(r, name, e))?;
+                return Ok(Deleted::Gone(with_revision(&kv.value, d.mod_revision)));
+            }
             return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
         }
         // The garbage collector's finalizer for the propagation policy, as the real
@@ -660,6 +755,64 @@ impl Registry {
             .await
             .map_err(|e| self.write_error(r, name, e))?;
         Ok(Deleted::Gone(with_revision(&kv.value, d.mod_revision)))
+    }
+
+    /// Graceful deletion of a pod bound to a node (`podStrategy.CheckGracefulDelete`):
+    /// `deletionTimestamp = now + grace` and `deletionGracePeriodSeconds = grace`, plus the
+    /// propagation's finalizer; the node agent stops the containers and then deletes the pod
+    /// with grace 0. A second delete may only shorten the grace period.
+    async fn delete_pod_gracefully(
+        &self,
+        r: &'static ResourceInfo,
+        name: &str,
+        kv: &store::KeyValue,
+        mut obj: Value,
+        grace: i64,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Deleted> {
+        let current = obj
+            .get("metadata")
+            .and_then(|m| m.get("deletionGracePeriodSeconds"))
+            .and_then(Value::as_i64);
+        if current.is_some_and(|c| c <= grace) {
+            return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
+        }
+        let gc_finalizer = match propagation(r, opts) {
+            _ if current.is_some() => None,
+            Propagation::Orphan => Some(FINALIZER_ORPHAN),
+            Propagation::Foreground => Some(FINALIZER_FOREGROUND),
+            Propagation::Background => None,
+        };
+        let now = self.now();
+        let at = now
+            .checked_add(jiff::SignedDuration::from_secs(grace))
+            .unwrap_or(now);
+        let m = meta_mut(&mut obj);
+        if let Some(f) = gc_finalizer {
+            let list = m.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(a) = list.as_array_mut()
+                && !a.iter().any(|x| x == f)
+            {
+                a.push(json!(f));
+            }
+        }
+        m.insert("deletionTimestamp".into(), json!(rfc3339(at)));
+        m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        let stored = to_stored(&obj)?;
+        let ns = meta_str(&obj, "namespace").map(str::to_owned);
+        let new_kv = self
+            .store
+            .update(
+                &key(r, ns.as_deref(), name),
+                stored.clone(),
+                Some(kv.mod_revision),
+            )
+            .await
+            .map_err(|e| self.write_error(r, name, e))?;
+        Ok(Deleted::Pending(with_revision(
+            &stored,
+            new_kv.mod_revision,
+        )))
     }
 
     /// Deletes a namespace: marks it Terminating, deletes everything in it, then removes it.

@@ -7,6 +7,8 @@ mod crud;
 mod errors;
 mod list;
 mod patch;
+mod pods;
+mod ssa;
 mod watch;
 
 use crate::registry::{Clock, Registry};
@@ -117,6 +119,7 @@ pub async fn app_with(opts: store::Options, token: Option<&str>) -> Harness {
         shutdown: shutdown.clone(),
         server_address: "127.0.0.1:6443".into(),
         token: token.map(Arc::from),
+        pod_logs: None,
     });
     Harness {
         app,
@@ -128,6 +131,17 @@ pub async fn app_with(opts: store::Options, token: Option<&str>) -> Harness {
 }
 
 impl Harness {
+    /// Serves pod logs from `logs`.
+    pub fn set_pod_logs(&mut self, logs: Arc<dyn crate::logs::PodLogs>) {
+        self.app = router(AppState {
+            registry: self.registry.clone(),
+            shutdown: self.shutdown.clone(),
+            server_address: "127.0.0.1:6443".into(),
+            token: None,
+            pod_logs: Some(logs),
+        });
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, secs: i64) {
         let mut t = self.clock.lock().unwrap_or_else(|e| e.into_inner());

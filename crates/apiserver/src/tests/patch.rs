@@ -203,7 +203,7 @@ async fn patch_errors() {
         .expect_status(415, "UnsupportedMediaType");
     assert_eq!(
         s["message"],
-        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
     );
     h.patch(&job_path("default", "nope"), MERGE, &json!({}))
         .await

@@ -179,6 +179,47 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        kill_containers(self.dir.path());
+    }
+}
+
+/// Kills the containers a server under `dir` left running (they outlive the server by design:
+/// each runs under a shim in its own session). Finds the shims by their state path and kills
+/// every process of their sessions.
+fn kill_containers(dir: &Path) {
+    let marker = dir.join("containers");
+    let marker = marker.to_string_lossy().into_owned();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let pids: Vec<i32> = procs
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let session = |pid: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name: state ppid pgrp session ...
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(3)?
+            .parse()
+            .ok()
+    };
+    let shims: Vec<i32> = pids
+        .iter()
+        .copied()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+        })
+        .collect();
+    for pid in &pids {
+        if session(*pid).is_some_and(|sid| shims.contains(&sid)) {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
     }
 }
 

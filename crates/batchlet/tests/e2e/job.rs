@@ -1,6 +1,8 @@
-//! The Job controller and the TTL-after-finished controller, driven by kubectl. No node agent
-//! runs pods yet, so the tests play the kubelet: they set pod status through the `status`
-//! subresource (phase, container exit codes, conditions) as a kubelet would.
+//! The Job controller and the TTL-after-finished controller, driven by kubectl. To control
+//! exactly when each pod ends, these tests play the kubelet: the pods name a scheduler nobody
+//! runs (`e2e-kubelet`), so they stay unbound and the node agent leaves them alone, and the
+//! tests set pod status through the `status` subresource as a kubelet would. The real agent
+//! runs Job pods in `pods.rs` and `seed.rs`.
 
 use crate::harness::{Server, examples, kubectl_available};
 use std::collections::BTreeSet;
@@ -103,7 +105,7 @@ fn kubelet_exit(s: &Server, pod: &str, container: &str, code: i32) {
 
 fn job_yaml(name: &str, spec: &str) -> String {
     format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n{spec}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: ['true']\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n{spec}\n  template:\n    spec:\n      schedulerName: e2e-kubelet\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: ['true']\n"
     )
 }
 
@@ -114,6 +116,11 @@ fn the_seed_job_completes_with_at_most_three_pods_at_once() {
     }
     let s = Server::start();
     let manifest = std::fs::read_to_string(examples().join("job.yaml")).expect("job.yaml");
+    let manifest = manifest.replace(
+        "      restartPolicy: Never",
+        "      schedulerName: e2e-kubelet\n      restartPolicy: Never",
+    );
+    assert!(manifest.contains("schedulerName"));
     apply(&s, &manifest);
     let job = "my-busybox-job";
     let mut done = BTreeSet::new();

@@ -8,10 +8,14 @@ mod harness;
 
 mod apply;
 mod bench;
+mod cronjob;
 mod discovery;
 mod errors;
 mod gc;
 mod get;
 mod job;
+mod pods;
 mod protobuf;
 mod restart;
+mod seed;
+mod ssa;

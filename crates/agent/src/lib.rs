@@ -1,0 +1,131 @@
+//! batchlet's node agent, its kubelet: it registers this machine as a Node, runs the Pods
+//! bound to it as supervised processes through a [`runtime::ContainerRuntime`], reports their
+//! status as a kubelet does, provisions PersistentVolumeClaims as local directories, and
+//! serves container logs.
+//!
+//! Like every component but the apiserver, it is a Kubernetes API client (kube-rs): it would
+//! run unchanged against a real kube-apiserver. The decisions are pure functions ([`plan`]
+//! with [`status`], [`backoff`], [`expand`], [`env`]); the loops that carry them out are thin
+//! (`sync`, `housekeeping`, `pvc`, the node heartbeat).
+//!
+//! ```text
+//!  Pods (spec.nodeName=this node) ──watch──► sync: plan(pod, observed, now) → actions
+//!        ▲  status, events, delete                │ start / stop
+//!        └────────────────────────────────────────┤
+//!                                                 ▼
+//!                                   runtime (process groups under shims)
+//!                                   exits ──► record_exit ──► requeue the pod
+//! ```
+//!
+//! On shutdown the loops stop and the containers keep running; the next start adopts them
+//! ([`runtime::ContainerRuntime::adopt`]) and records the exits of those that ended meanwhile.
+
+mod agent;
+pub mod backoff;
+pub mod container;
+pub mod env;
+mod events;
+pub mod expand;
+mod housekeeping;
+pub mod ids;
+pub mod layout;
+pub mod logs;
+pub mod node;
+pub mod observed;
+pub mod plan;
+mod pvc;
+pub mod status;
+mod sync;
+pub mod volumes;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use agent::{Agent, Config};
+use runtime::ContainerRuntime;
+
+/// Errors of the agent's loops.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("kubernetes api: {0}")]
+    Kube(#[from] kube::Error),
+    /// The runtime failed.
+    #[error("runtime: {0}")]
+    Runtime(#[from] runtime::Error),
+    /// An object lacked a field every served object has.
+    #[error("object without {0}")]
+    MissingField(&'static str),
+    /// A file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking task failed.
+    #[error("task: {0}")]
+    Task(String),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl<R: ContainerRuntime + 'static> Agent<R> {
+    /// Runs the agent until its shutdown token is cancelled: registers the Node, adopts the
+    /// surviving containers, then runs the pod sync loop, the claim provisioner, housekeeping
+    /// and the heartbeat. Containers keep running after it returns.
+    pub async fn run(self: Arc<Self>, runtime_version: String) {
+        let node = node::node_object(
+            &self.cfg.node_name,
+            &self.cfg.host_ip,
+            &self.machine,
+            &runtime_version,
+            jiff::Timestamp::now(),
+        );
+        // Register and adopt, retrying until the API answers (it is in-process: at once).
+        loop {
+            let ready = async {
+                node::register(&self.client, &node).await?;
+                self.adopt().await
+            };
+            match ready.await {
+                Ok(()) => break,
+                Err(e) => tracing::warn!(error = %e, "node agent start failed; retrying"),
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+        tracing::info!(node = %self.cfg.node_name, "node agent running");
+        let (controller, store) = sync::controller(&self);
+        tokio::join!(
+            sync::run(Arc::clone(&self), controller),
+            pvc::run(Arc::clone(&self)),
+            Arc::clone(&self).housekeeping(store),
+            Arc::clone(&self).heartbeats(),
+        );
+        self.tasks.close();
+        self.tasks.wait().await;
+        tracing::info!("node agent stopped; containers keep running");
+    }
+
+    async fn heartbeats(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.cfg.heartbeat) => {}
+            }
+            if let Err(e) =
+                node::heartbeat(&self.client, &self.cfg.node_name, jiff::Timestamp::now()).await
+            {
+                tracing::warn!(error = %e, "node heartbeat failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! Table tests of the CronJob plan with a fake clock: scheduling, concurrency policies,
+//! catch-up after downtime, deadlines, the 100 rule, history limits, zones and DST.
+
+use super::plan::{CronJobPlan, SCHEDULED_TIMESTAMP, is_child, plan};
+use crate::events::EventType;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const UID: &str = "cj-uid";
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn minutes(s: &str) -> i64 {
+    ts(s).as_second() / 60
+}
+
+/// A CronJob created at 10:00:30 on 2025-06-02 with `spec` merged over the defaults.
+fn cronjob(spec: Value, status: Value) -> CronJob {
+    let mut base = json!({
+        "schedule": "*/1 * * * *",
+        "concurrencyPolicy": "Allow",
+        "suspend": false,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 1,
+        "jobTemplate": {
+            "metadata": {"labels": {"app": "hello"}, "annotations": {"note": "x"}},
+            "spec": {"template": {"spec": {"restartPolicy": "OnFailure",
+                "containers": [{"name": "c", "image": "busybox"}]}}}
+        }
+    });
+    if let (Some(b), Value::Object(s)) = (base.as_object_mut(), spec) {
+        b.extend(s);
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "cj", "namespace": "default", "uid": UID,
+            "creationTimestamp": "2025-06-02T10:00:30Z"},
+        "spec": base,
+        "status": status,
+    }))
+    .expect("cronjob")
+}
+
+/// A child Job; `end` is `(condition, startTime, completionTime)` when finished.
+fn job(name: &str, end: Option<(&str, Option<&str>, &str)>) -> Job {
+    let mut status = json!({});
+    if let Some((cond, start, done)) = end {
+        status = json!({"conditions": [{"type": cond, "status": "True"}]});
+        if let Some(s) = start {
+            status["startTime"] = json!(s);
+        }
+        if cond == "Complete" {
+            status["completionTime"] = json!(done);
+        }
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "cj",
+                "uid": UID, "controller": true, "blockOwnerDeletion": true}]},
+        "status": status,
+    }))
+    .expect("job")
+}
+
+fn active(names: &[&str]) -> Value {
+    let refs: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"kind": "Job", "name": n, "namespace": "default", "uid": format!("uid-{n}")}))
+        .collect();
+    json!(refs)
+}
+
+fn reasons(p: &CronJobPlan) -> Vec<String> {
+    p.events.iter().map(|e| e.reason.clone()).collect()
+}
+
+fn created(p: &CronJobPlan) -> Option<String> {
+    p.create.as_ref().and_then(|c| c.job.metadata.name.clone())
+}
+
+fn secs(p: &CronJobPlan) -> Option<f64> {
+    p.requeue_after.map(|d| d.as_secs_f64())
+}
+
+#[test]
+fn the_first_run_creates_a_job_from_the_template() {
+    let p = plan(
+        &cronjob(json!({}), json!({})),
+        &[],
+        ts("2025-06-02T10:01:00.5Z"),
+    );
+    let c = p.create.expect("a job");
+    let want = format!("cj-{}", minutes("2025-06-02T10:01:00Z"));
+    assert_eq!(c.job.metadata.name.as_deref(), Some(want.as_str()));
+    assert_eq!(c.scheduled, ts("2025-06-02T10:01:00Z"));
+    let ann = c.job.metadata.annotations.expect("annotations");
+    assert_eq!(ann[SCHEDULED_TIMESTAMP], "2025-06-02T10:01:00Z");
+    assert_eq!(ann["note"], "x");
+    assert_eq!(c.job.metadata.labels.expect("labels")["app"], "hello");
+    let owner = &c.job.metadata.owner_references.expect("owner")[0];
+    assert_eq!(
+        (
+            owner.kind.as_str(),
+            owner.uid.as_str(),
+            owner.controller,
+            owner.block_owner_deletion
+        ),
+        ("CronJob", UID, Some(true), Some(true))
+    );
+    assert!(c.job.spec.is_some());
+    assert!(p.status_changed);
+    // Woken at the next minute plus 100 ms.
+    assert_eq!(p.requeue_after, Some(Duration::from_millis(59_600)));
+}
+
+#[test]
+fn nothing_is_due_before_the_first_time() {
+    let p = plan(
+        &cronjob(json!({}), json!({})),
+        &[],
+        ts("2025-06-02T10:00:45Z"),
+    );
+    assert_eq!(created(&p), None);
+    assert!(!p.status_changed);
+    assert_eq!(p.requeue_after, Some(Duration::from_millis(15_100)));
+}
+
+#[test]
+fn a_processed_time_is_not_run_again() {
+    let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z"});
+    let p = plan(&cronjob(json!({}), st), &[], ts("2025-06-02T10:01:30Z"));
+    assert_eq!(created(&p), None);
+    assert_eq!(secs(&p), Some(30.1));
+}
+
+#[test]
+fn concurrency_policies() {
+    let name = format!("cj-{}", minutes("2025-06-02T10:01:00Z"));
+    let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z", "active": active(&[&name])});
+    let running = [job(&name, None)];
+    let now = ts("2025-06-02T10:02:00.1Z");
+    let next = format!("cj-{}", minutes("2025-06-02T10:02:00Z"));
+
+    let forbid = plan(
+        &cronjob(json!({"concurrencyPolicy": "Forbid"}), st.clone()),
+        &running,
+        now,
+    );
+    assert_eq!(created(&forbid), None);
+    assert_eq!(reasons(&forbid), ["JobAlreadyActive"]);
+    assert_eq!(secs(&forbid), Some(60.0));
+
+    let replace = plan(
+        &cronjob(json!({"concurrencyPolicy": "Replace"}), st.clone()),
+        &running,
+        now,
+    );
+    assert_eq!(created(&replace), Some(next.clone()));
+    assert_eq!(replace.replace.len(), 1);
+    assert_eq!(replace.replace[0].name, name);
+    assert_eq!(replace.status.active.as_deref().map(<[_]>::len), Some(0));
+
+    let allow = plan(&cronjob(json!({}), st), &running, now);
+    assert_eq!(created(&allow), Some(next));
+    assert!(allow.replace.is_empty());
+    assert_eq!(allow.status.active.as_deref().map(<[_]>::len), Some(1));
+}
+
+#[test]
+fn forbid_starts_the_waiting_run_late_when_the_job_ends() {
+    // Kubernetes' documented surprise: the 10:02 slot was skipped while 10:01 ran; it
+    // starts as soon as the Job completes (no deadline set).
+    let name = format!("cj-{}", minutes("2025-06-02T10:01:00Z"));
+    let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z", "active": active(&[&name])});
+    let done = [job(
+        &name,
+        Some((
+            "Complete",
+            Some("2025-06-02T10:01:01Z"),
+            "2025-06-02T10:02:30Z",
+        )),
+    )];
+    let p = plan(
+        &cronjob(json!({"concurrencyPolicy": "Forbid"}), st),
+        &done,
+        ts("2025-06-02T10:02:31Z"),
+    );
+    assert_eq!(reasons(&p), ["SawCompletedJob"]);
+    assert_eq!(
+        p.events[0].message,
+        format!("Saw completed job: {name}, condition: Complete")
+    );
+    assert_eq!(
+        created(&p),
+        Some(format!("cj-{}", minutes("2025-06-02T10:02:00Z")))
+    );
+    assert_eq!(
+        p.status.last_successful_time.map(|t| t.0),
+        Some(ts("2025-06-02T10:02:30Z"))
+    );
+}
+
+#[test]
+fn missing_and_unexpected_jobs() {
+    let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z", "active": active(&["gone"])});
+    let stray = [job("stray", None)];
+    let p = plan(&cronjob(json!({}), st), &stray, ts("2025-06-02T10:01:10Z"));
+    assert_eq!(reasons(&p), ["UnexpectedJob", "MissingJob"]);
+    assert_eq!(p.events[1].message, "Active job went missing: gone");
+    assert_eq!(p.unexpected, ["stray"]);
+    assert!(p.status_changed);
+    assert_eq!(p.status.active.as_deref().map(<[_]>::len), Some(0));
+}
+
+#[test]
+fn after_downtime_only_the_most_recent_missed_run_starts() {
+    let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z"});
+    let p = plan(&cronjob(json!({}), st), &[], ts("2025-06-02T10:05:30Z"));
+    assert_eq!(
+        created(&p),
+        Some(format!("cj-{}", minutes("2025-06-02T10:05:00Z")))
+    );
+    assert_eq!(reasons(&p), ["MissSchedule"]);
+    assert_eq!(p.events[0].type_, EventType::Warning);
+    assert_eq!(
+        p.events[0].message,
+        "Missed scheduled time to start a job: 2025-06-02T10:02:00Z, 2025-06-02T10:03:00Z, \
+         2025-06-02T10:04:00Z (3 runs): superseded, only the most recent missed run starts"
+    );
+    assert_eq!(secs(&p), Some(30.1));
+}
+
+#[test]
+fn runs_past_the_starting_deadline_do_not_start() {
+    let spec = json!({"startingDeadlineSeconds": 20});
+    let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z"});
+    let p = plan(
+        &cronjob(spec.clone(), st.clone()),
+        &[],
+        ts("2025-06-02T10:03:30Z"),
+    );
+    assert_eq!(created(&p), None);
+    assert_eq!(reasons(&p), ["MissSchedule"]);
+    assert!(p.events[0].message.ends_with(
+        "2025-06-02T10:02:00Z, 2025-06-02T10:03:00Z (2 runs): more than startingDeadlineSeconds (20s) late"
+    ));
+    assert_eq!(secs(&p), Some(30.1));
+    // Within the deadline the most recent starts; older ones are named.
+    let p = plan(&cronjob(spec, st), &[], ts("2025-06-02T10:03:10Z"));
+    assert_eq!(
+        created(&p),
+        Some(format!("cj-{}", minutes("2025-06-02T10:03:00Z")))
+    );
+    assert_eq!(reasons(&p), ["MissSchedule"]);
+    assert!(
+        p.events[0]
+            .message
+            .contains("2025-06-02T10:02:00Z (1 run): more than")
+    );
+}
+
+#[test]
+fn more_than_100_missed_times_warn_and_still_start_the_latest() {
+    let st = json!({"lastScheduleTime": "2025-06-02T08:00:00Z"});
+    let p = plan(&cronjob(json!({}), st), &[], ts("2025-06-02T10:05:10Z"));
+    assert_eq!(
+        created(&p),
+        Some(format!("cj-{}", minutes("2025-06-02T10:05:00Z")))
+    );
+    assert_eq!(reasons(&p), ["TooManyMissedTimes", "MissSchedule"]);
+    assert!(
+        p.events[1].message.contains("(more than 100 runs)"),
+        "{}",
+        p.events[1].message
+    );
+}
+
+#[test]
+fn suspended_cronjobs_start_nothing_and_are_not_requeued() {
+    let p = plan(
+        &cronjob(json!({"suspend": true}), json!({})),
+        &[],
+        ts("2025-06-02T10:05:10Z"),
+    );
+    assert_eq!(created(&p), None);
+    assert_eq!(p.requeue_after, None);
+    assert!(p.events.is_empty());
+}
+
+#[test]
+fn history_limits_prune_the_oldest_finished_children() {
+    let ok =
+        |n: &str, start: Option<&str>| job(n, Some(("Complete", start, "2025-06-02T10:00:00Z")));
+    let failed = |n: &str, start: &str| job(n, Some(("Failed", Some(start), "")));
+    let jobs = [
+        ok("c-none", None),
+        ok("c-3", Some("2025-06-02T09:03:00Z")),
+        ok("c-1", Some("2025-06-02T09:01:00Z")),
+        ok("c-2b", Some("2025-06-02T09:02:00Z")),
+        ok("c-2a", Some("2025-06-02T09:02:00Z")),
+        failed("f-2", "2025-06-02T09:02:00Z"),
+        failed("f-1", "2025-06-02T09:01:00Z"),
+        job("running", None),
+    ];
+    let st = json!({"lastScheduleTime": "2025-06-02T10:00:00Z", "active": active(&["running"])});
+    let p = plan(&cronjob(json!({}), st), &jobs, ts("2025-06-02T10:00:10Z"));
+    let pruned: Vec<&str> = p.prune.iter().map(|d| d.name.as_str()).collect();
+    // Start time ascending, name breaking ties, unset start times last.
+    assert_eq!(pruned, ["c-1", "c-2a", "f-1"]);
+    let none = plan(
+        &cronjob(
+            json!({"successfulJobsHistoryLimit": 0, "failedJobsHistoryLimit": 5}),
+            json!({}),
+        ),
+        &jobs,
+        ts("2025-06-02T10:00:10Z"),
+    );
+    assert_eq!(none.prune.len(), 5);
+}
+
+#[test]
+fn manual_jobs_are_not_children() {
+    let cj = cronjob(json!({}), json!({}));
+    // kubectl 1.33 sets `controller: true` (without blockOwnerDeletion) and the annotation.
+    let mut manual = job(
+        "mysql-backup-test",
+        Some(("Complete", None, "2025-06-02T10:00:00Z")),
+    );
+    if let Some(r) = manual.metadata.owner_references.as_mut() {
+        r[0].block_owner_deletion = None;
+    }
+    assert!(is_child(&manual, &cj));
+    manual.metadata.annotations = Some(
+        [(
+            "cronjob.kubernetes.io/instantiate".to_owned(),
+            "manual".to_owned(),
+        )]
+        .into(),
+    );
+    assert!(!is_child(&manual, &cj));
+    assert!(is_child(&job("cj-1", None), &cj));
+    let mut other = job("x", None);
+    if let Some(r) = other.metadata.owner_references.as_mut() {
+        r[0].uid = "another-cronjob-of-that-name".into();
+    }
+    assert!(!is_child(&other, &cj));
+}
+
+#[test]
+fn time_zones_name_and_annotate_in_the_zone() {
+    let spec = json!({"schedule": "*/5 02 * * *", "timeZone": "Asia/Shanghai"});
+    let p = plan(
+        &cronjob(spec.clone(), json!({})),
+        &[],
+        ts("2025-06-02T10:01:00Z"),
+    );
+    assert_eq!(created(&p), None);
+    // 02:00 in Shanghai is 18:00 UTC.
+    assert_eq!(secs(&p), Some(8.0 * 3600.0 - 60.0 + 0.1));
+    let p = plan(&cronjob(spec, json!({})), &[], ts("2025-06-02T18:00:00.2Z"));
+    let c = p.create.expect("created");
+    assert_eq!(
+        c.job.metadata.name,
+        Some(format!("cj-{}", minutes("2025-06-02T18:00:00Z")))
+    );
+    let ann = c.job.metadata.annotations.expect("annotations");
+    assert_eq!(ann[SCHEDULED_TIMESTAMP], "2025-06-03T02:00:00+08:00");
+
+    let bad = plan(
+        &cronjob(json!({"timeZone": "Mars/Base"}), json!({})),
+        &[],
+        ts("2025-06-02T10:05:00Z"),
+    );
+    assert_eq!(reasons(&bad), ["UnknownTimeZone"]);
+    assert_eq!(
+        bad.events[0].message,
+        "invalid timeZone: \"Mars/Base\": unknown time zone Mars/Base"
+    );
+    assert_eq!(bad.requeue_after, None);
+}
+
+#[test]
+fn daylight_saving_changes() {
+    let berlin = |sched: &str| json!({"schedule": sched, "timeZone": "Europe/Berlin"});
+    // Autumn: 02:30 runs at 00:30Z and again at 01:30Z.
+    let st = json!({"lastScheduleTime": "2025-10-26T00:30:00Z"});
+    let p = plan(
+        &cronjob(berlin("30 2 * * *"), st),
+        &[],
+        ts("2025-10-26T01:30:00.1Z"),
+    );
+    let c = p.create.clone().expect("second run");
+    assert_eq!(
+        c.job.metadata.annotations.expect("annotations")[SCHEDULED_TIMESTAMP],
+        "2025-10-26T02:30:00+01:00"
+    );
+    assert_eq!(secs(&p), Some(86400.0));
+    // Spring: after 2025-03-29's run the next is 2025-03-31.
+    let st = json!({"lastScheduleTime": "2025-03-29T01:30:00Z"});
+    let p = plan(
+        &cronjob(berlin("30 2 * * *"), st.clone()),
+        &[],
+        ts("2025-03-29T01:30:00.1Z"),
+    );
+    assert_eq!(created(&p), None);
+    assert_eq!(secs(&p), Some(86400.0), "capped at a day");
+    let p = plan(
+        &cronjob(berlin("30 2 * * *"), st),
+        &[],
+        ts("2025-03-30T01:30:00.1Z"),
+    );
+    assert_eq!(created(&p), None, "02:30 does not exist on 2025-03-30");
+    assert_eq!(secs(&p), Some(82800.0), "2025-03-31 02:30 CEST is 00:30Z");
+    // New York autumn: 01:30 EDT then 01:30 EST.
+    let ny = json!({"schedule": "30 1 * * *", "timeZone": "America/New_York"});
+    let st = json!({"lastScheduleTime": "2025-11-02T05:30:00Z"});
+    let p = plan(&cronjob(ny, st), &[], ts("2025-11-02T05:30:00.1Z"));
+    assert_eq!(secs(&p), Some(3600.0));
+}
+
+#[test]
+fn sub_minute_every_schedules_name_jobs_by_seconds() {
+    let p = plan(
+        &cronjob(json!({"schedule": "@every 2s"}), json!({})),
+        &[],
+        ts("2025-06-02T10:00:33Z"),
+    );
+    let c = p.create.clone().expect("created");
+    assert_eq!(c.scheduled, ts("2025-06-02T10:00:32Z"));
+    assert_eq!(
+        c.job.metadata.name,
+        Some(format!("cj-{}", ts("2025-06-02T10:00:32Z").as_second()))
+    );
+    assert_eq!(secs(&p), Some(1.1));
+    let hourly = plan(
+        &cronjob(json!({"schedule": "@every 1h"}), json!({})),
+        &[],
+        ts("2025-06-02T11:00:31Z"),
+    );
+    assert_eq!(
+        created(&hourly),
+        Some(format!("cj-{}", minutes("2025-06-02T11:00:30Z")))
+    );
+}
+
+#[test]
+fn far_runs_wake_up_daily() {
+    let leap = plan(
+        &cronjob(json!({"schedule": "0 0 29 2 *"}), json!({})),
+        &[],
+        ts("2025-06-02T10:05:00Z"),
+    );
+    assert_eq!(created(&leap), None);
+    assert_eq!(secs(&leap), Some(86400.0));
+}
+
+#[test]
+fn impossible_schedules_and_deleted_cronjobs() {
+    let p = plan(
+        &cronjob(json!({"schedule": "0 0 30 2 *"}), json!({})),
+        &[],
+        ts("2025-06-02T10:05:00Z"),
+    );
+    assert_eq!(reasons(&p), ["InvalidSchedule"]);
+    assert_eq!(
+        p.events[0].message,
+        "invalid schedule: 0 0 30 2 * : time difference between two schedules is less than 1 second"
+    );
+    let mut cj = cronjob(json!({}), json!({}));
+    cj.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        ts("2025-06-02T10:05:00Z"),
+    ));
+    let p = plan(&cj, &[], ts("2025-06-02T10:05:00Z"));
+    assert_eq!(created(&p), None);
+    assert_eq!(p.requeue_after, None);
+}

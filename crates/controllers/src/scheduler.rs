@@ -1,0 +1,579 @@
+//! The scheduler: binds each pending pod without a node (and `schedulerName`
+//! `default-scheduler`) to a Ready node that fits it, through `pods/binding`, as
+//! kube-scheduler's default filters and least-allocated scoring would on a small cluster:
+//! `NodeUnschedulable`, the not-ready taint, `nodeSelector`, and `NodeResourcesFit` (cpu and
+//! memory requests against allocatable minus the requests of the node's non-terminal pods,
+//! and the pod count). A pod that fits nowhere gets `PodScheduled=False` with reason
+//! `Unschedulable` and the scheduler's message, and a `FailedScheduling` event; a bound one a
+//! `Scheduled` event. The decision is [`plan`]; the rest is the shell.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use api::validation::Quantity;
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Event, EventSource, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result};
+
+/// The scheduler's name (`spec.schedulerName` of the pods it binds).
+pub const NAME: &str = "default-scheduler";
+/// How often an unschedulable pod is tried again without a change.
+const RETRY: Duration = Duration::from_secs(10);
+
+/// What the scheduler knows of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Name.
+    pub name: String,
+    /// Labels (for `nodeSelector`).
+    pub labels: BTreeMap<String, String>,
+    /// The Ready condition is True.
+    pub ready: bool,
+    /// Cordoned (`spec.unschedulable`).
+    pub unschedulable: bool,
+    /// Allocatable CPU in millicores.
+    pub cpu_millis: i128,
+    /// Allocatable memory in bytes.
+    pub memory_bytes: i128,
+    /// Allocatable pod count.
+    pub pods: i128,
+}
+
+/// What is already placed on a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Requested CPU in millicores.
+    pub cpu_millis: i128,
+    /// Requested memory in bytes.
+    pub memory_bytes: i128,
+    /// Pods.
+    pub pods: i128,
+}
+
+/// The scheduler's decision for one pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Bind to this node.
+    Bind(String),
+    /// Fits nowhere; the message says why.
+    Unschedulable(String),
+}
+
+fn quantity(
+    list: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+    k: &str,
+    milli: bool,
+) -> i128 {
+    list.and_then(|l| l.get(k))
+        .and_then(|q| Quantity::parse(&q.0))
+        .map_or(0, |q| if milli { q.milli_value() } else { q.value() })
+}
+
+/// The pod's effective requests (`computePodResourceRequest`): the larger of the sum over
+/// its containers and the largest init container, plus its overhead.
+pub fn requests(pod: &Pod) -> Usage {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Usage {
+            pods: 1,
+            ..Default::default()
+        };
+    };
+    let of = |c: &k8s_openapi::api::core::v1::Container| {
+        let r = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        (quantity(r, "cpu", true), quantity(r, "memory", false))
+    };
+    let (mut cpu, mut mem) = (0, 0);
+    for c in &spec.containers {
+        let (a, b) = of(c);
+        cpu += a;
+        mem += b;
+    }
+    for c in spec.init_containers.iter().flatten() {
+        let (a, b) = of(c);
+        cpu = cpu.max(a);
+        mem = mem.max(b);
+    }
+    let o = spec.overhead.as_ref();
+    Usage {
+        cpu_millis: cpu + quantity(o, "cpu", true),
+        memory_bytes: mem + quantity(o, "memory", false),
+        pods: 1,
+    }
+}
+
+/// A node's facts from the Node object.
+pub fn node_info(n: &Node) -> NodeInfo {
+    let status = n.status.as_ref();
+    let alloc = status.and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()));
+    NodeInfo {
+        name: n.metadata.name.clone().unwrap_or_default(),
+        labels: n.metadata.labels.clone().unwrap_or_default(),
+        ready: status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().rfind(|c| c.type_ == "Ready"))
+            .is_some_and(|c| c.status == "True"),
+        unschedulable: n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true),
+        cpu_millis: quantity(alloc, "cpu", true),
+        memory_bytes: quantity(alloc, "memory", false),
+        pods: quantity(alloc, "pods", false),
+    }
+}
+
+/// Why `node` cannot take `pod` (the failing filter's reasons), and whether preemption could
+/// help (resources) or not (the rest).
+fn filter(pod: &Pod, want: &Usage, node: &NodeInfo, used: &Usage) -> (Vec<&'static str>, bool) {
+    if node.unschedulable {
+        return (vec!["node(s) were unschedulable"], false);
+    }
+    if !node.ready {
+        return (
+            vec!["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"],
+            false,
+        );
+    }
+    let selector = pod.spec.as_ref().and_then(|s| s.node_selector.as_ref());
+    if selector.is_some_and(|sel| sel.iter().any(|(k, v)| node.labels.get(k) != Some(v))) {
+        return (
+            vec!["node(s) didn't match Pod's node affinity/selector"],
+            false,
+        );
+    }
+    let mut reasons = Vec::new();
+    if used.pods + 1 > node.pods {
+        reasons.push("Too many pods");
+    }
+    if want.cpu_millis > 0 && used.cpu_millis + want.cpu_millis > node.cpu_millis {
+        reasons.push("Insufficient cpu");
+    }
+    if want.memory_bytes > 0 && used.memory_bytes + want.memory_bytes > node.memory_bytes {
+        reasons.push("Insufficient memory");
+    }
+    (reasons, true)
+}
+
+fn summary(n: usize, counts: &BTreeMap<&str, usize>) -> String {
+    let parts: Vec<String> = counts.iter().map(|(r, c)| format!("{c} {r}")).collect();
+    format!("0/{n} nodes are available: {}.", parts.join(", "))
+}
+
+/// Where `pod` goes, given the nodes and what each already holds.
+pub fn plan(pod: &Pod, nodes: &[NodeInfo], usage: &HashMap<String, Usage>) -> Decision {
+    if nodes.is_empty() {
+        return Decision::Unschedulable("no nodes available to schedule pods".into());
+    }
+    let want = requests(pod);
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut preemption: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut best: Option<(i128, &NodeInfo)> = None;
+    for node in nodes {
+        let used = usage.get(&node.name).copied().unwrap_or_default();
+        let (why, resources) = filter(pod, &want, node, &used);
+        if why.is_empty() {
+            // LeastAllocated: the most free share of cpu and memory, in per-mille.
+            let free = |cap: i128, u: i128| if cap > 0 { (cap - u) * 1000 / cap } else { 0 };
+            let score = free(node.cpu_millis, used.cpu_millis + want.cpu_millis)
+                + free(node.memory_bytes, used.memory_bytes + want.memory_bytes);
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, node));
+            }
+            continue;
+        }
+        for r in why {
+            *reasons.entry(r).or_default() += 1;
+        }
+        let p = if resources {
+            "No preemption victims found for incoming pod"
+        } else {
+            "Preemption is not helpful for scheduling"
+        };
+        *preemption.entry(p).or_default() += 1;
+    }
+    match best {
+        Some((_, node)) => Decision::Bind(node.name.clone()),
+        None => Decision::Unschedulable(format!(
+            "{} preemption: {}",
+            summary(nodes.len(), &reasons),
+            summary(nodes.len(), &preemption)
+        )),
+    }
+}
+
+/// Whether the scheduler should look at `pod` at all.
+pub fn wants(pod: &Pod) -> bool {
+    let spec = pod.spec.as_ref();
+    let terminal = matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    );
+    pod.metadata.deletion_timestamp.is_none()
+        && !terminal
+        && spec
+            .and_then(|s| s.node_name.as_deref())
+            .is_none_or(str::is_empty)
+        && spec
+            .and_then(|s| s.scheduler_name.as_deref())
+            .is_none_or(|n| n.is_empty() || n == NAME)
+}
+
+struct Context {
+    client: Client,
+    pods: Store<Pod>,
+    nodes: Store<Node>,
+    /// Pods bound by this scheduler that the cache may not show bound yet (the assume cache).
+    assumed: Mutex<HashMap<String, (String, Usage)>>,
+    /// One decision at a time, so two pods never take the same free room.
+    deciding: tokio::sync::Mutex<()>,
+}
+
+impl Context {
+    fn usage(&self) -> HashMap<String, Usage> {
+        let mut out: HashMap<String, Usage> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for p in self.pods.state() {
+            let terminal = matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            );
+            let node = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .filter(|n| !n.is_empty());
+            if let Some(uid) = &p.metadata.uid {
+                seen.insert(uid.clone());
+                if node.is_some() {
+                    self.assumed_mut().remove(uid);
+                }
+            }
+            if let (Some(node), false) = (node, terminal) {
+                add(out.entry(node).or_default(), &requests(&p));
+            }
+        }
+        let mut assumed = self.assumed_mut();
+        assumed.retain(|uid, _| seen.contains(uid));
+        for (node, u) in assumed.values() {
+            add(out.entry(node.clone()).or_default(), u);
+        }
+        out
+    }
+
+    fn assumed_mut(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Usage)>> {
+        self.assumed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn add(u: &mut Usage, r: &Usage) {
+    u.cpu_millis += r.cpu_millis;
+    u.memory_bytes += r.memory_bytes;
+    u.pods += r.pods;
+}
+
+fn time(t: Timestamp) -> Time {
+    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
+async fn event(client: &Client, pod: &Pod, warning: bool, reason: &str, message: &str) {
+    let now = Timestamp::now();
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let ev = Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(name),
+            namespace: Some(ns.clone()),
+            uid: pod.metadata.uid.clone(),
+            resource_version: pod.metadata.resource_version.clone(),
+            field_path: None,
+        },
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        source: Some(EventSource {
+            component: Some(NAME.into()),
+            host: None,
+        }),
+        first_timestamp: Some(time(now)),
+        last_timestamp: Some(time(now)),
+        count: Some(1),
+        type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+        reporting_component: Some(NAME.into()),
+        reporting_instance: Some(NAME.into()),
+        ..Default::default()
+    };
+    if let Err(e) = Api::<Event>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &ev)
+        .await
+    {
+        tracing::debug!(error = %e, "recording a scheduler event failed");
+    }
+}
+
+async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
+    if !wants(&pod) {
+        return Ok(Action::await_change());
+    }
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod
+        .metadata
+        .name
+        .clone()
+        .ok_or(Error::MissingField("metadata.name"))?;
+    let uid = pod
+        .metadata
+        .uid
+        .clone()
+        .ok_or(Error::MissingField("metadata.uid"))?;
+    let api = Api::<Pod>::namespaced(ctx.client.clone(), &ns);
+    let _turn = ctx.deciding.lock().await;
+    if ctx.assumed_mut().contains_key(&uid) {
+        return Ok(Action::await_change());
+    }
+    let nodes: Vec<NodeInfo> = ctx.nodes.state().iter().map(|n| node_info(n)).collect();
+    match plan(&pod, &nodes, &ctx.usage()) {
+        Decision::Bind(node) => {
+            let binding = json!({
+                "apiVersion": "v1", "kind": "Binding",
+                "metadata": {"name": name, "namespace": ns, "uid": uid},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            });
+            let bound: kube::Result<serde_json::Value> = api
+                .create_subresource("binding", &name, &PostParams::default(), &binding)
+                .await;
+            match bound {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
+                    return Ok(Action::await_change());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            ctx.assumed_mut()
+                .insert(uid, (node.clone(), requests(&pod)));
+            let msg = format!("Successfully assigned {ns}/{name} to {node}");
+            event(&ctx.client, &pod, false, "Scheduled", &msg).await;
+            Ok(Action::await_change())
+        }
+        Decision::Unschedulable(message) => {
+            let old = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.clone())
+                .unwrap_or_default();
+            let same = old.iter().any(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.message.as_deref() == Some(message.as_str())
+            });
+            if !same {
+                let mut conds: Vec<serde_json::Value> = old
+                    .iter()
+                    .filter(|c| c.type_ != "PodScheduled")
+                    .filter_map(|c| serde_json::to_value(c).ok())
+                    .collect();
+                conds.push(json!({
+                    "type": "PodScheduled", "status": "False", "lastProbeTime": null,
+                    "lastTransitionTime": time(Timestamp::now()),
+                    "reason": "Unschedulable", "message": message,
+                }));
+                let pp = PatchParams {
+                    field_manager: Some(NAME.into()),
+                    ..Default::default()
+                };
+                match api
+                    .patch_status(
+                        &name,
+                        &pp,
+                        &Patch::Merge(json!({"status": {"conditions": conds}})),
+                    )
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+                event(&ctx.client, &pod, true, "FailedScheduling", &message).await;
+            }
+            Ok(Action::requeue(RETRY))
+        }
+    }
+}
+
+fn error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(pod = pod.metadata.name.as_deref().unwrap_or(""), error = %err, "scheduling failed; retrying");
+    Action::requeue(Duration::from_secs(1))
+}
+
+/// Runs the scheduler until `shutdown` is cancelled.
+pub async fn run(client: Client, shutdown: CancellationToken) {
+    let (nodes, writer) = reflector::store::<Node>();
+    let node_events = reflector::reflector(
+        writer,
+        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects()
+    .for_each(|_| async {});
+    let controller = Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default());
+    let pods = controller.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        pods: pods.clone(),
+        nodes,
+        assumed: Mutex::new(HashMap::new()),
+        deciding: tokio::sync::Mutex::new(()),
+    });
+    // A node that appears or changes may fit the pods waiting for one.
+    let waiting = pods.clone();
+    let controller = controller.watches(
+        Api::<Node>::all(client),
+        watcher::Config::default(),
+        move |_n: Node| {
+            waiting
+                .state()
+                .iter()
+                .filter(|p| wants(p))
+                .map(|p| ObjectRef::from_obj(p.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
+    let stop = shutdown.clone();
+    let run = controller
+        .graceful_shutdown_on(async move { stop.cancelled().await })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {});
+    tokio::select! {
+        () = run => {}
+        () = async { node_events.await; shutdown.cancelled().await } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, cpu: i128, mem: i128) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            labels: BTreeMap::from([("disk".to_owned(), "ssd".to_owned())]),
+            ready: true,
+            unschedulable: false,
+            cpu_millis: cpu,
+            memory_bytes: mem,
+            pods: 110,
+        }
+    }
+
+    fn pod(extra: serde_json::Value) -> Pod {
+        let mut v = json!({"metadata": {"name": "p", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]}});
+        if let (Some(spec), Some(extra)) = (v["spec"].as_object_mut(), extra.as_object()) {
+            for (k, val) in extra {
+                spec.insert(k.clone(), val.clone());
+            }
+        }
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    const GI: i128 = 1 << 30;
+
+    #[test]
+    fn decisions() {
+        let none = HashMap::new();
+        let busy = HashMap::from([(
+            "a".to_owned(),
+            Usage {
+                cpu_millis: 1800,
+                memory_bytes: 0,
+                pods: 3,
+            },
+        )]);
+        type Case<'a> = (
+            &'a str,
+            Pod,
+            Vec<NodeInfo>,
+            &'a HashMap<String, Usage>,
+            Decision,
+        );
+        let cases: Vec<Case> = vec![
+            ("fits", pod(json!({})), vec![node("a", 2000, 8 * GI)], &none, Decision::Bind("a".into())),
+            ("no nodes", pod(json!({})), vec![], &none, Decision::Unschedulable("no nodes available to schedule pods".into())),
+            (
+                "memory",
+                pod(json!({})),
+                vec![node("a", 2000, GI / 2)],
+                &none,
+                Decision::Unschedulable("0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.".into()),
+            ),
+            (
+                "cpu used by others",
+                pod(json!({})),
+                vec![node("a", 2000, 8 * GI)],
+                &busy,
+                Decision::Unschedulable("0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.".into()),
+            ),
+            ("least allocated", pod(json!({})), vec![node("a", 2000, 8 * GI), node("b", 2000, 8 * GI)], &busy, Decision::Bind("b".into())),
+            (
+                "selector",
+                pod(json!({"nodeSelector": {"disk": "hdd"}})),
+                vec![
+                    node("a", 2000, 8 * GI),
+                    NodeInfo {
+                        labels: BTreeMap::from([("disk".to_owned(), "hdd".to_owned())]),
+                        ..node("b", 100, GI / 2)
+                    },
+                ],
+                &none,
+                Decision::Unschedulable("0/2 nodes are available: 1 Insufficient cpu, 1 Insufficient memory, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.".into()),
+            ),
+            ("selector match", pod(json!({"nodeSelector": {"disk": "ssd"}})), vec![node("a", 2000, 8 * GI)], &none, Decision::Bind("a".into())),
+            (
+                "not ready",
+                pod(json!({})),
+                vec![NodeInfo { ready: false, ..node("a", 2000, 8 * GI) }],
+                &none,
+                Decision::Unschedulable("0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into()),
+            ),
+        ];
+        for (what, p, nodes, usage, want) in cases {
+            assert_eq!(plan(&p, &nodes, usage), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn requests_count_init_containers_and_which_pods_are_wanted() {
+        let p = pod(
+            json!({"initContainers": [{"name": "i", "image": "x", "resources": {"requests": {"cpu": "2", "memory": "1Mi"}}}]}),
+        );
+        assert_eq!(
+            requests(&p),
+            Usage {
+                cpu_millis: 2000,
+                memory_bytes: GI,
+                pods: 1
+            }
+        );
+        assert!(wants(&p));
+        assert!(!wants(&pod(json!({"nodeName": "a"}))));
+        assert!(!wants(&pod(json!({"schedulerName": "other"}))));
+        assert!(wants(&pod(json!({"schedulerName": "default-scheduler"}))));
+    }
+}
