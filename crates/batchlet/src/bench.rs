@@ -9,6 +9,10 @@
 //! - `patch`: strategic merge patches/s on a Job with 20 containers (what `kubectl apply` of a
 //!   changed manifest sends), against plain updates (PUT) of the same object.
 //! - `rss`: resident memory of an idle `batchlet server`, and after the list load.
+//!
+//! The API scenarios run against `batchlet server --api-only` (no controllers, scheduler or
+//! node agent), so that they measure the API; the last two lines repeat the memory figures
+//! for the whole server (with every controller caching every Job).
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -49,7 +53,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start() -> Result<ServerProcess> {
+    fn start(api_only: bool) -> Result<ServerProcess> {
         let dir = tempfile::tempdir().context("tempdir")?;
         let exe = std::env::current_exe().context("current exe")?;
         let mut child = Command::new(exe)
@@ -61,6 +65,7 @@ impl ServerProcess {
                 "--data-dir",
             ])
             .arg(dir.path())
+            .args(api_only.then_some("--api-only"))
             .env("BATCHLET_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -363,12 +368,12 @@ pub async fn run(args: Args) -> Result<()> {
         fmt_runs(&group, "writes/s")
     );
 
-    let srv = ServerProcess::start()?;
+    let srv = ServerProcess::start(true)?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = srv.rss_kib()?;
     println!(
-        "rss          idle server     {:>9.1} MiB",
+        "rss          idle api-only   {:>9.1} MiB",
         idle as f64 / 1024.0
     );
 
@@ -444,8 +449,35 @@ pub async fn run(args: Args) -> Result<()> {
 
     let loaded = srv.rss_kib()?;
     println!(
-        "rss          after {} jobs    {:>9.1} MiB",
+        "rss          api-only after {} jobs {:>9.1} MiB",
         args.list_size + runs * args.writes,
+        loaded as f64 / 1024.0
+    );
+    drop(srv);
+
+    // The whole server: controllers, scheduler and agent too.
+    let full = ServerProcess::start(false)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = full.rss_kib()?;
+    println!(
+        "rss          idle full server {:>8.1} MiB",
+        idle as f64 / 1024.0
+    );
+    create_namespace(&client, &full, "bench-list").await?;
+    create_jobs(
+        &client,
+        &full,
+        "bench-list",
+        "job",
+        args.list_size,
+        args.clients,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loaded = full.rss_kib()?;
+    println!(
+        "rss          full after {} jobs {:>9.1} MiB",
+        args.list_size,
         loaded as f64 / 1024.0
     );
     Ok(())

@@ -24,6 +24,11 @@ pub struct Args {
     /// The name this machine registers as a Node (default: the hostname).
     #[arg(long, value_name = "NAME")]
     node_name: Option<String>,
+    /// Serve the API only: no controllers, scheduler or node agent (like a kube-apiserver
+    /// without its controller-manager and kubelet). `batchlet bench` uses it to measure the
+    /// API alone.
+    #[arg(long)]
+    api_only: bool,
     /// Serve plain HTTP instead of HTTPS. The token is still required, but it crosses the
     /// network in clear text: use only on a trusted loopback.
     #[arg(long)]
@@ -149,23 +154,25 @@ pub async fn run(args: Args) -> Result<()> {
         tls_config,
         shutdown.clone(),
     ));
-    tasks.spawn(controllers::garbage_collector::run(
-        client.clone(),
-        shutdown.clone(),
-    ));
-    tasks.spawn(controllers::scheduler::run(
-        client.clone(),
-        shutdown.clone(),
-    ));
-    // The agent stops its loops on shutdown and leaves the containers running: the next
-    // start adopts them.
-    tasks.spawn(agent.run(format!("batchlet-process://{}", env!("CARGO_PKG_VERSION"))));
-    tasks.spawn(controllers::job::run(client.clone(), shutdown.clone()));
-    tasks.spawn(controllers::cronjob::run(client.clone(), shutdown.clone()));
-    tasks.spawn(controllers::ttl_after_finished::run(
-        client,
-        shutdown.clone(),
-    ));
+    if !args.api_only {
+        tasks.spawn(controllers::garbage_collector::run(
+            client.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(controllers::scheduler::run(
+            client.clone(),
+            shutdown.clone(),
+        ));
+        // The agent stops its loops on shutdown and leaves the containers running: the next
+        // start adopts them.
+        tasks.spawn(agent.run(format!("batchlet-process://{}", env!("CARGO_PKG_VERSION"))));
+        tasks.spawn(controllers::job::run(client.clone(), shutdown.clone()));
+        tasks.spawn(controllers::cronjob::run(client.clone(), shutdown.clone()));
+        tasks.spawn(controllers::ttl_after_finished::run(
+            client,
+            shutdown.clone(),
+        ));
+    }
     let signal = signalled().await;
     // Shutdown order: stop accepting and end watches, let the controllers finish their
     // current reconcile, then close the store.

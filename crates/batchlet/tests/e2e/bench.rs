@@ -29,12 +29,14 @@ fn bench_smoke_prints_every_scenario() {
     for scenario in [
         "store-fsync  single writer",
         "store-fsync   4 writers",
-        "rss          idle server",
+        "rss          idle api-only",
         "api-create    4 clients",
         "list         40 jobs as table",
         "list         40 jobs as json",
         "patch        20 containers",
-        "rss          after",
+        "rss          api-only after",
+        "rss          idle full server",
+        "rss          full after 40 jobs",
     ] {
         assert!(
             stdout.contains(scenario),
