@@ -889,25 +889,8 @@ impl<'a> Schema<'a> {
     }
 
     /// Follows `$ref`s and single-element `allOf`s, remembering the last schema name.
-    fn resolve(&self, mut s: &'a Value) -> Schema<'a> {
-        let mut name = "";
-        for _ in 0..8 {
-            if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-                let target = r.strip_prefix("#/components/schemas/");
-                match target.and_then(|n| self.defs.and_then(|d| d.get_key_value(n))) {
-                    Some((n, t)) => {
-                        name = n.as_str();
-                        s = t;
-                    }
-                    None => break,
-                }
-            } else if let Some([one]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice)
-            {
-                s = one;
-            } else {
-                break;
-            }
-        }
+    fn resolve(&self, s: &'a Value) -> Schema<'a> {
+        let (name, s) = crate::schema::resolve_named(self.defs, s);
         Schema {
             defs: self.defs,
             node: Some(s),

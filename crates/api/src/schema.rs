@@ -534,23 +534,34 @@ pub(crate) fn components(r: &ResourceInfo) -> Option<&'static Map<String, Value>
 }
 
 /// Follows `$ref` and single-element `allOf` wrappers to the schema they name.
-fn resolve<'a>(schemas: &'a Map<String, Value>, mut s: &'a Value) -> &'a Value {
+fn resolve<'a>(schemas: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
+    resolve_named(Some(schemas), s).1
+}
+
+/// Follows `$ref`s into `schemas` and single-element `allOf` wrappers; returns the name of the
+/// last schema passed through (`""` if none) and the schema reached.
+pub fn resolve_named<'a>(
+    schemas: Option<&'a Map<String, Value>>,
+    mut s: &'a Value,
+) -> (&'a str, &'a Value) {
+    let mut name = "";
     for _ in 0..8 {
         if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-            match r
-                .strip_prefix("#/components/schemas/")
-                .and_then(|n| schemas.get(n))
-            {
-                Some(t) => s = t,
-                None => return s,
+            let target = r.strip_prefix("#/components/schemas/");
+            match target.and_then(|n| schemas.and_then(|d| d.get_key_value(n))) {
+                Some((n, t)) => {
+                    name = n.as_str();
+                    s = t;
+                }
+                None => break,
             }
         } else if let Some([one]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
             s = one;
         } else {
-            return s;
+            break;
         }
     }
-    s
+    (name, s)
 }
 
 fn walk(

@@ -339,6 +339,16 @@ async fn bind(state: &AppState, t: &Target, body: &[u8]) -> ApiResult<Response> 
     Ok(json_value(StatusCode::CREATED, &status))
 }
 
+/// Whether a write goes to the `status` subresource (true) or the main resource (false);
+/// other subresources take no writes here.
+fn writes_status(t: &Target) -> ApiResult<bool> {
+    match t.subresource.as_deref() {
+        None => Ok(false),
+        Some("status") => Ok(true),
+        Some(_) => Err(ApiError::MethodNotAllowed),
+    }
+}
+
 async fn update(
     state: &AppState,
     t: &Target,
@@ -346,11 +356,7 @@ async fn update(
     ct: Option<&str>,
     body: &[u8],
 ) -> ApiResult<Response> {
-    let status = match t.subresource.as_deref() {
-        None => false,
-        Some("status") => true,
-        Some(_) => return Err(ApiError::MethodNotAllowed),
-    };
+    let status = writes_status(t)?;
     let opts = write_options(q)?;
     let decoded = decode::decode(t.resource, ct, body, opts.field_validation)?;
     match state
@@ -377,11 +383,7 @@ async fn patch(
     ct: Option<&str>,
     body: &[u8],
 ) -> ApiResult<Response> {
-    let status = match t.subresource.as_deref() {
-        None => false,
-        Some("status") => true,
-        Some(_) => return Err(ApiError::MethodNotAllowed),
-    };
+    let status = writes_status(t)?;
     let opts = write_options(q)?;
     let force = match q.get("force") {
         None => None,

@@ -76,25 +76,7 @@ impl<'a> Ty<'a> {
     }
 
     fn at(&self, outer: &'a Value) -> Ty<'a> {
-        let mut s = outer;
-        let mut name = "";
-        for _ in 0..8 {
-            if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-                let target = r.strip_prefix("#/components/schemas/");
-                match target.and_then(|n| self.defs.and_then(|d| d.get_key_value(n))) {
-                    Some((n, t)) => {
-                        name = n.as_str();
-                        s = t;
-                    }
-                    None => break,
-                }
-            } else if let Some([one]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice)
-            {
-                s = one;
-            } else {
-                break;
-            }
-        }
+        let (name, s) = crate::schema::resolve_named(self.defs, outer);
         Ty {
             defs: self.defs,
             outer: Some(outer),

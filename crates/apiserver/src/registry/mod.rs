@@ -59,6 +59,23 @@ pub fn propagation(r: &ResourceInfo, opts: &DeleteOptions) -> Propagation {
     }
 }
 
+/// Adds the garbage collector's finalizer for `p` (Background has none) to `obj`.
+fn add_gc_finalizer(obj: &mut Value, p: Propagation) {
+    let f = match p {
+        Propagation::Orphan => FINALIZER_ORPHAN,
+        Propagation::Foreground => FINALIZER_FOREGROUND,
+        Propagation::Background => return,
+    };
+    let list = meta_mut(obj)
+        .entry("finalizers")
+        .or_insert_with(|| json!([]));
+    if let Some(a) = list.as_array_mut()
+        && !a.iter().any(|x| x == f)
+    {
+        a.push(json!(f));
+    }
+}
+
 /// Options of a write request.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
@@ -689,19 +706,8 @@ impl Registry {
                     .and_then(|m| m.get("deletionGracePeriodSeconds"))
                     .and_then(Value::as_i64);
                 if current != Some(0) {
-                    let m = meta_mut(&mut obj);
-                    m.insert("deletionTimestamp".into(), json!(rfc3339(self.now())));
-                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
-                    let stored = to_stored(&obj)?;
-                    let new_kv = self
-                        .store
-                        .update(&k, stored.clone(), Some(kv.mod_revision))
-                        .await
-                        .map_err(|e| self.write_error(r, name, e))?;
-                    return Ok(Deleted::Pending(with_revision(
-                        &stored,
-                        new_kv.mod_revision,
-                    )));
+                    let now = self.now();
+                    return self.mark_deleting(r, name, &k, &kv, obj, now, 0).await;
                 }
             }
             if r.kind == "Pod" && finalizers_empty(&obj) {
@@ -718,36 +724,10 @@ impl Registry {
         // The garbage collector's finalizer for the propagation policy, as the real
         // registry adds it: Orphan and Foreground keep the object until the collector has
         // dealt with its dependents; Background deletes now and collects them afterwards.
-        let gc_finalizer = match propagation(r, opts) {
-            Propagation::Orphan => Some(FINALIZER_ORPHAN),
-            Propagation::Foreground => Some(FINALIZER_FOREGROUND),
-            Propagation::Background => None,
-        };
-        if let Some(f) = gc_finalizer {
-            let m = meta_mut(&mut obj);
-            let list = m.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(a) = list.as_array_mut()
-                && !a.iter().any(|x| x == f)
-            {
-                a.push(json!(f));
-            }
-        }
+        add_gc_finalizer(&mut obj, propagation(r, opts));
         if !finalizers_empty(&obj) {
-            {
-                let m = meta_mut(&mut obj);
-                m.insert("deletionTimestamp".into(), json!(rfc3339(self.now())));
-                m.insert("deletionGracePeriodSeconds".into(), json!(0));
-                let stored = to_stored(&obj)?;
-                let new_kv = self
-                    .store
-                    .update(&k, stored.clone(), Some(kv.mod_revision))
-                    .await
-                    .map_err(|e| self.write_error(r, name, e))?;
-                return Ok(Deleted::Pending(with_revision(
-                    &stored,
-                    new_kv.mod_revision,
-                )));
-            }
+            let now = self.now();
+            return self.mark_deleting(r, name, &k, &kv, obj, now, 0).await;
         }
         let d = self
             .store
@@ -777,36 +757,38 @@ impl Registry {
         if current.is_some_and(|c| c <= grace) {
             return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
         }
-        let gc_finalizer = match propagation(r, opts) {
-            _ if current.is_some() => None,
-            Propagation::Orphan => Some(FINALIZER_ORPHAN),
-            Propagation::Foreground => Some(FINALIZER_FOREGROUND),
-            Propagation::Background => None,
-        };
+        if current.is_none() {
+            add_gc_finalizer(&mut obj, propagation(r, opts));
+        }
         let now = self.now();
         let at = now
             .checked_add(jiff::SignedDuration::from_secs(grace))
             .unwrap_or(now);
+        let ns = meta_str(&obj, "namespace").map(str::to_owned);
+        let k = key(r, ns.as_deref(), name);
+        self.mark_deleting(r, name, &k, kv, obj, at, grace).await
+    }
+
+    /// Marks `obj` as being deleted (`deletionTimestamp` = `at`, `deletionGracePeriodSeconds`
+    /// = `grace`) and writes it with compare-and-swap on the revision it was read at.
+    #[allow(clippy::too_many_arguments)]
+    async fn mark_deleting(
+        &self,
+        r: &'static ResourceInfo,
+        name: &str,
+        k: &str,
+        kv: &store::KeyValue,
+        mut obj: Value,
+        at: Timestamp,
+        grace: i64,
+    ) -> ApiResult<Deleted> {
         let m = meta_mut(&mut obj);
-        if let Some(f) = gc_finalizer {
-            let list = m.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(a) = list.as_array_mut()
-                && !a.iter().any(|x| x == f)
-            {
-                a.push(json!(f));
-            }
-        }
         m.insert("deletionTimestamp".into(), json!(rfc3339(at)));
         m.insert("deletionGracePeriodSeconds".into(), json!(grace));
         let stored = to_stored(&obj)?;
-        let ns = meta_str(&obj, "namespace").map(str::to_owned);
         let new_kv = self
             .store
-            .update(
-                &key(r, ns.as_deref(), name),
-                stored.clone(),
-                Some(kv.mod_revision),
-            )
+            .update(k, stored.clone(), Some(kv.mod_revision))
             .await
             .map_err(|e| self.write_error(r, name, e))?;
         Ok(Deleted::Pending(with_revision(
