@@ -5,8 +5,12 @@ use k8s_openapi::api::{batch::v1 as batch, core::v1 as core};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, rest)) = data.split_first() else { return };
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(rest) else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(rest) else {
+        return;
+    };
     let plural = ["jobs", "cronjobs", "pods"][usize::from(kind) % 3];
     let group = if plural == "pods" { "" } else { "batch" };
     let r = api::resource::find(group, "v1", plural).expect("served");
@@ -17,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
         "jobs" => {
             if let Ok(mut job) = serde_json::from_value::<batch::Job>(value) {
                 api::defaults::default_job(&mut job);
-                api::defaults::prepare_job_for_create(&mut job, "0f0e0d0c-0b0a-0908-0706-050403020100");
+                api::defaults::prepare_job_for_create(
+                    &mut job,
+                    "0f0e0d0c-0b0a-0908-0706-050403020100",
+                );
                 let _ = api::validation::validate_job_create(&job);
                 let _ = api::validation::validate_job_update(&job, &job);
             }

@@ -4,9 +4,13 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, rest)) = data.split_first() else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
     let mut parts = rest.splitn(2, |b| *b == 0);
-    let (Some(target), Some(patch)) = (parts.next(), parts.next()) else { return };
+    let (Some(target), Some(patch)) = (parts.next(), parts.next()) else {
+        return;
+    };
     let (Ok(target), Ok(patch)) = (
         serde_json::from_slice::<serde_json::Value>(target),
         serde_json::from_slice::<serde_json::Value>(patch),
