@@ -491,11 +491,14 @@ async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
         .jobs
         .get(&ObjectRef::new(&r.name).within(&ns))
         .map(|j| (*j).clone());
-    if job
+    let terminating = pod.metadata.deletion_timestamp.is_some();
+    let cached_stale = job
         .as_ref()
-        .is_none_or(|j| j.metadata.uid.as_deref() != Some(r.uid.as_str()))
-    {
-        // The cache may not have seen the Job yet: ask the apiserver before releasing.
+        .is_none_or(|j| j.metadata.uid.as_deref() != Some(r.uid.as_str()));
+    // The cache may not have seen the Job yet (ask before releasing), or may not have seen
+    // its deletion yet: the collector deletes the pods of a Job just deleted, and their
+    // deletion may reach us first. Go's `deleteJob` enqueues those pods again; we ask.
+    if cached_stale || (terminating && !orphan_releasable(&pod, job.as_ref())) {
         job = ignore_not_found(
             Api::<Job>::namespaced(ctx.client.clone(), &ns)
                 .get(&r.name)
@@ -508,8 +511,15 @@ async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
             "releasing the tracking finalizer of an orphan pod"
         );
         remove_finalizer(&Api::namespaced(ctx.client.clone(), &ns), &pod).await?;
+        return Ok(Action::await_change());
     }
-    Ok(Action::await_change())
+    // A terminating pod that a live Job still holds is released by that Job's sync; look
+    // again later in case the Job goes away without another event for this pod.
+    Ok(if terminating {
+        Action::requeue(Duration::from_secs(5))
+    } else {
+        Action::await_change()
+    })
 }
 
 fn orphan_error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action {
