@@ -42,6 +42,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use agent::{Agent, Config};
+use informer::{Informer, Strip};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::Api;
+use kube::runtime::watcher;
 use runtime::ContainerRuntime;
 
 /// Errors of the agent's loops.
@@ -76,10 +80,29 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl<R: ContainerRuntime + 'static> Agent<R> {
-    /// Runs the agent until its shutdown token is cancelled: registers the Node, adopts the
-    /// surviving containers, then runs the pod sync loop, the claim provisioner, housekeeping
-    /// and the heartbeat. Containers keep running after it returns.
+    /// Runs the agent with caches of its own (a remote agent's): the pods bound to this
+    /// node (`spec.nodeName` field selector) and the claims. See [`run_shared`](Self::run_shared).
     pub async fn run(self: Arc<Self>, runtime_version: String) {
+        let wc =
+            watcher::Config::default().fields(&format!("spec.nodeName={}", self.cfg.node_name));
+        let pods = Informer::new(
+            Api::all(self.client.clone()),
+            wc,
+            Strip::ManagedFieldsAndLastApplied,
+        );
+        let stop = self.shutdown.clone();
+        tokio::join!(
+            pods.run(stop),
+            Arc::clone(&self).run_shared(runtime_version, pods.clone())
+        );
+    }
+
+    /// Runs the agent until its shutdown token is cancelled, over `pods`, a Pod cache shared
+    /// with others (the server's, which holds every pod: only this node's are synced, and
+    /// whoever made it runs it): registers the Node, adopts the surviving containers, then
+    /// runs the pod sync loop, the claim provisioner (over a claims cache of its own),
+    /// housekeeping and the heartbeat. Containers keep running after it returns.
+    pub async fn run_shared(self: Arc<Self>, runtime_version: String, pods: Informer<Pod>) {
         let node = node::node_object(
             &self.cfg.node_name,
             &self.cfg.host_ip,
@@ -103,10 +126,16 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             }
         }
         tracing::info!(node = %self.cfg.node_name, "node agent running");
-        let (controller, store) = sync::controller(&self);
+        let (controller, store) = sync::controller(&self, &pods);
+        let claims = Informer::<PersistentVolumeClaim>::new(
+            Api::all(self.client.clone()),
+            watcher::Config::default(),
+            Strip::ManagedFieldsAndLastApplied,
+        );
         tokio::join!(
+            claims.run(self.shutdown.clone()),
             sync::run(Arc::clone(&self), controller),
-            pvc::run(Arc::clone(&self)),
+            pvc::run(Arc::clone(&self), claims.clone()),
             Arc::clone(&self).housekeeping(store),
             Arc::clone(&self).heartbeats(),
         );

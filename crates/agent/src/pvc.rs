@@ -12,8 +12,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::{Controller, watcher};
 use runtime::ContainerRuntime;
 use serde_json::json;
 
@@ -117,11 +117,13 @@ fn error_policy<R: ContainerRuntime + 'static>(
     Requeue::requeue(Duration::from_secs(2))
 }
 
-/// Runs the provisioner until shutdown.
-pub(crate) async fn run<R: ContainerRuntime + 'static>(agent: Arc<Agent<R>>) {
-    let api = Api::<PersistentVolumeClaim>::all(agent.client.clone());
+/// Runs the provisioner over the claims' cache until shutdown.
+pub(crate) async fn run<R: ContainerRuntime + 'static>(
+    agent: Arc<Agent<R>>,
+    claims: informer::Informer<PersistentVolumeClaim>,
+) {
     let stop = agent.shutdown.clone();
-    Controller::new(api, watcher::Config::default())
+    Controller::for_shared_stream(claims.applied(), claims.store())
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile::<R>, error_policy::<R>, agent)
         .for_each(|_| async {})

@@ -1,5 +1,5 @@
-//! The pod sync loop: a kube-runtime `Controller` over the Pods bound to this node
-//! (`spec.nodeName` field selector) that asks [`crate::plan`] what to do and does it: start
+//! The pod sync loop: a kube-runtime `Controller` over the Pods bound to this node (of a
+//! Pod cache that may hold other pods too: the server's shared one) that asks [`crate::plan`] what to do and does it: start
 //! containers through the runtime, stop them, record events, write the status, release a
 //! terminal pod's runtime state, and delete a stopped pod's object. Exits of containers come
 //! back through [`Agent::record_exit`], which requeues the pod.
@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::Store;
-use kube::runtime::{Controller, watcher};
 use runtime::{ContainerRuntime, ExitReason, ExitStatus, Handle};
 use serde_json::json;
 
@@ -430,12 +430,21 @@ pub(crate) async fn run<R: ContainerRuntime + 'static>(
         .await;
 }
 
-/// The controller over this node's pods.
+/// Whether `pod` is bound to the node `node`.
+pub(crate) fn on_node(pod: &Pod, node: &str) -> bool {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node)
+}
+
+/// The controller over this node's pods in `pods`; returns the cache for housekeeping.
 pub(crate) fn controller<R: ContainerRuntime + 'static>(
     agent: &Agent<R>,
+    pods: &informer::Informer<Pod>,
 ) -> (Controller<Pod>, Store<Pod>) {
-    let wc = watcher::Config::default().fields(&format!("spec.nodeName={}", agent.cfg.node_name));
-    let c = Controller::new(Api::<Pod>::all(agent.client.clone()), wc);
+    let node = agent.cfg.node_name.clone();
+    let mine = pods
+        .applied()
+        .filter(move |p| std::future::ready(on_node(p, &node)));
+    let c = Controller::for_shared_stream(mine, pods.store());
     let store = c.store();
     (c, store)
 }
@@ -444,6 +453,9 @@ async fn reconcile<R: ContainerRuntime + 'static>(
     pod: Arc<Pod>,
     agent: Arc<Agent<R>>,
 ) -> Result<Requeue> {
+    if !on_node(&pod, &agent.cfg.node_name) {
+        return Ok(Requeue::await_change());
+    }
     agent.sync(&pod).await
 }
 

@@ -155,21 +155,38 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
     if !args.api_only {
+        // One shared watch cache per kind for every controller and the agent.
+        let informers = controllers::informers::Informers::new(&client);
+        tasks.spawn(informers.clone().run(shutdown.clone()));
         tasks.spawn(controllers::garbage_collector::run(
             client.clone(),
+            informers.clone(),
             shutdown.clone(),
         ));
         tasks.spawn(controllers::scheduler::run(
             client.clone(),
+            informers.clone(),
             shutdown.clone(),
         ));
         // The agent stops its loops on shutdown and leaves the containers running: the next
         // start adopts them.
-        tasks.spawn(agent.run(format!("batchlet-process://{}", env!("CARGO_PKG_VERSION"))));
-        tasks.spawn(controllers::job::run(client.clone(), shutdown.clone()));
-        tasks.spawn(controllers::cronjob::run(client.clone(), shutdown.clone()));
+        tasks.spawn(agent.run_shared(
+            format!("batchlet-process://{}", env!("CARGO_PKG_VERSION")),
+            informers.pods.clone(),
+        ));
+        tasks.spawn(controllers::job::run(
+            client.clone(),
+            informers.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(controllers::cronjob::run(
+            client.clone(),
+            informers.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(controllers::ttl_after_finished::run(
             client,
+            informers,
             shutdown.clone(),
         ));
     }

@@ -8,6 +8,7 @@
 pub mod cronjob;
 pub mod events;
 pub mod garbage_collector;
+pub mod informers;
 pub mod job;
 pub mod scheduler;
 pub mod ttl_after_finished;

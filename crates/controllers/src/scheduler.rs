@@ -17,13 +17,14 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Event, EventSource, Node, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::informers::Informers;
 use crate::{Error, Result};
 
 /// The scheduler's name (`spec.schedulerName` of the pods it binds).
@@ -422,48 +423,33 @@ fn error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(1))
 }
 
-/// Runs the scheduler until `shutdown` is cancelled.
-pub async fn run(client: Client, shutdown: CancellationToken) {
-    let (nodes, writer) = reflector::store::<Node>();
-    let node_events = reflector::reflector(
-        writer,
-        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .for_each(|_| async {});
-    let controller = Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default());
+/// Runs the scheduler over the shared Pod and Node caches until `shutdown` is cancelled.
+pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
+    let controller =
+        Controller::for_shared_stream(informers.pods.applied(), informers.pods.store());
     let pods = controller.store();
     let ctx = Arc::new(Context {
-        client: client.clone(),
+        client,
         pods: pods.clone(),
-        nodes,
+        nodes: informers.nodes.store(),
         assumed: Mutex::new(HashMap::new()),
         deciding: tokio::sync::Mutex::new(()),
     });
     // A node that appears or changes may fit the pods waiting for one.
     let waiting = pods.clone();
-    let controller = controller.watches(
-        Api::<Node>::all(client),
-        watcher::Config::default(),
-        move |_n: Node| {
-            waiting
-                .state()
-                .iter()
-                .filter(|p| wants(p))
-                .map(|p| ObjectRef::from_obj(p.as_ref()))
-                .collect::<Vec<_>>()
-        },
-    );
-    let stop = shutdown.clone();
-    let run = controller
-        .graceful_shutdown_on(async move { stop.cancelled().await })
+    let controller = controller.watches_shared_stream(informers.nodes.touched(), move |_n| {
+        waiting
+            .state()
+            .iter()
+            .filter(|p| wants(p))
+            .map(|p| ObjectRef::from_obj(p.as_ref()))
+            .collect::<Vec<_>>()
+    });
+    controller
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {});
-    tokio::select! {
-        () = run => {}
-        () = async { node_events.await; shutdown.cancelled().await } => {}
-    }
+        .for_each(|_| async {})
+        .await;
 }
 
 #[cfg(test)]

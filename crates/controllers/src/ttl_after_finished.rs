@@ -5,13 +5,14 @@
 //! UID precondition so a new Job of the same name is never deleted. Before deleting, the
 //! Job is read afresh and judged again: its TTL may have been extended.
 
+use crate::informers::Informers;
 use crate::{Error, Result};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action;
-use kube::runtime::{Controller, watcher};
 use kube::{Api, Client};
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,12 +116,11 @@ fn error_policy(job: Arc<Job>, err: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(2))
 }
 
-/// Runs the TTL-after-finished controller until `shutdown` is cancelled.
-pub async fn run(client: Client, shutdown: CancellationToken) {
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-    });
-    Controller::new(Api::<Job>::all(client), watcher::Config::default())
+/// Runs the TTL-after-finished controller over the shared Job cache until `shutdown` is
+/// cancelled.
+pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
+    let ctx = Arc::new(Context { client });
+    Controller::for_shared_stream(informers.jobs.applied(), informers.jobs.store())
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})

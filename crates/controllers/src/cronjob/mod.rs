@@ -5,6 +5,10 @@
 //! watches CronJobs and the Jobs they control, carries a plan out and writes the status
 //! through the `status` subresource.
 //!
+//! Children are found through an index of the shared Job cache by controlling CronJob
+//! ([`OwnerIndex`]), fed by the same subscription that wakes a CronJob when one of its Jobs
+//! changes; a sync does not scan every Job.
+//!
 //! Each CronJob is woken at its next scheduled time by the controller's requeue
 //! (`Action::requeue`, one timer per CronJob, no polling), or at once when it or one of its
 //! Jobs changes.
@@ -34,16 +38,17 @@ mod tests;
 pub mod times;
 
 use crate::events::{Event, Recorder};
+use crate::informers::{Informers, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
+use informer::Index;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams, Preconditions, PropagationPolicy};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client};
 use plan::{CronJobPlan, JobRef};
 use std::sync::Arc;
@@ -55,8 +60,13 @@ pub const COMPONENT: &str = "cronjob-controller";
 
 struct Context {
     client: Client,
-    jobs: Store<Job>,
+    job_index: Index<Job>,
     recorder: Recorder,
+}
+
+/// The uid of the batch/v1 CronJob controlling `j` (the Job index's key).
+fn cronjob_uid(j: &Job) -> Option<&str> {
+    controller_uid(&j.metadata, "batch/v1", "CronJob")
 }
 
 fn key(cj: &CronJob) -> String {
@@ -114,9 +124,10 @@ impl Context {
     /// The children in the cache, plus active Jobs the cache has not seen yet (read from
     /// the apiserver, so that a slow watch does not look like a missing Job).
     async fn children(&self, api: &Api<Job>, cj: &CronJob) -> Result<Vec<Job>> {
+        let uid = cj.metadata.uid.as_deref().unwrap_or_default();
         let mut jobs: Vec<Job> = self
-            .jobs
-            .state()
+            .job_index
+            .get(uid)
             .iter()
             .filter(|j| plan::is_child(j, cj))
             .map(|j| (**j).clone())
@@ -213,7 +224,8 @@ async fn create(
 }
 
 async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.jobs
+    ctx.job_index
+        .store()
         .wait_until_ready()
         .await
         .map_err(|_| Error::CacheClosed)?;
@@ -279,23 +291,16 @@ fn error_policy(cj: Arc<CronJob>, err: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(1))
 }
 
-/// Runs the CronJob controller until `shutdown` is cancelled.
-pub async fn run(client: Client, shutdown: CancellationToken) {
-    let wc = watcher::Config::default();
-    let (job_cache, writer) = reflector::store::<Job>();
-    let job_events = reflector::reflector(
-        writer,
-        watcher(Api::<Job>::all(client.clone()), wc.clone()).default_backoff(),
-    )
-    .touched_objects();
+/// Runs the CronJob controller over the shared caches until `shutdown` is cancelled.
+pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
-        client: client.clone(),
-        jobs: job_cache,
+        client,
+        job_index: informers.jobs.index(cronjob_uid),
     });
     let stop = async move { shutdown.cancelled().await };
-    Controller::new(Api::<CronJob>::all(client), wc)
-        .owns_stream(job_events)
+    Controller::for_shared_stream(informers.cronjobs.applied(), informers.cronjobs.store())
+        .owns_shared_stream(informers.jobs.touched())
         .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})

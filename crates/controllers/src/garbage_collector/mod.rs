@@ -10,14 +10,16 @@
 
 pub mod plan;
 
+use crate::informers::Informers;
 use crate::{Error, Result};
 use futures::StreamExt;
+use informer::Change;
 use k8s_openapi::api::{batch::v1::CronJob, batch::v1::Job, core::v1::Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource};
 use plan::{DependentAction, OwnerAction, OwnerState, Propagation};
 use serde::Serialize;
@@ -292,25 +294,17 @@ where
     Action::requeue(Duration::from_secs(2))
 }
 
-/// Objects of `api` that are deleted, or start being deleted.
-fn deletions<K>(
-    api: Api<K>,
-    wc: watcher::Config,
-) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+/// Objects that are deleted, or start being deleted, among a cache's changes.
+fn deletions<K>(changes: informer::Subscription<K>) -> impl futures::Stream<Item = Arc<K>> + Send
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
-    watcher(api, wc).filter_map(|e| async move {
-        match e {
-            Ok(watcher::Event::Delete(o)) => Some(Ok(o)),
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))
-                if o.meta().deletion_timestamp.is_some() =>
-            {
-                Some(Ok(o))
-            }
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        }
+    changes.filter_map(|c| {
+        std::future::ready(match c {
+            Change::Deleted(o) => Some(o),
+            Change::Applied(o) if o.meta().deletion_timestamp.is_some() => Some(o),
+            Change::Applied(_) => None,
+        })
     })
 }
 
@@ -347,35 +341,40 @@ fn owners_of<K: Resource<DynamicType = ()>>(dependent: &ObjectMeta) -> Vec<Objec
         .collect()
 }
 
-/// Runs the garbage collector until `shutdown` is cancelled.
-pub async fn run(client: Client, shutdown: CancellationToken) {
-    let wc = watcher::Config::default();
-    let pods = Controller::new(Api::<Pod>::all(client.clone()), wc.clone());
-    let jobs = Controller::new(Api::<Job>::all(client.clone()), wc.clone());
-    let cronjobs = Controller::new(Api::<CronJob>::all(client.clone()), wc.clone());
+/// Runs the garbage collector over the shared caches until `shutdown` is cancelled.
+pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
+    let (pod_cache, job_cache, cronjob_cache) = (
+        informers.pods.store(),
+        informers.jobs.store(),
+        informers.cronjobs.store(),
+    );
+    let pods = Controller::for_shared_stream(informers.pods.applied(), pod_cache.clone());
+    let jobs = Controller::for_shared_stream(informers.jobs.applied(), job_cache.clone());
+    let cronjobs =
+        Controller::for_shared_stream(informers.cronjobs.applied(), cronjob_cache.clone());
     let ctx = Arc::new(Context {
-        client: client.clone(),
-        pods: pods.store(),
-        jobs: jobs.store(),
-        cronjobs: cronjobs.store(),
+        client,
+        pods: pod_cache,
+        jobs: job_cache,
+        cronjobs: cronjob_cache,
     });
     // A dependent is looked at again when one of its owners is deleted or starts being
     // deleted (nothing else changes its decision), and an owner when one of its dependents
     // changes. Mapping an owner to its dependents scans a cache, so only deletions do it.
     let (ps, js) = (ctx.pods.clone(), ctx.jobs.clone());
-    let pods = pods.watches_stream(
-        deletions(Api::<Job>::all(client.clone()), wc.clone()),
-        move |j: Job| dependents_in(&ps, &j.metadata),
-    );
+    let pods = pods
+        .watches_shared_stream(deletions(informers.jobs.subscribe()), move |j: Arc<Job>| {
+            dependents_in(&ps, &j.metadata)
+        });
     let jobs = jobs
-        .watches_stream(
-            deletions(Api::<CronJob>::all(client.clone()), wc.clone()),
-            move |c: CronJob| dependents_in(&js, &c.metadata),
+        .watches_shared_stream(
+            deletions(informers.cronjobs.subscribe()),
+            move |c: Arc<CronJob>| dependents_in(&js, &c.metadata),
         )
-        .watches(Api::<Pod>::all(client.clone()), wc.clone(), |p: Pod| {
+        .watches_shared_stream(informers.pods.touched(), |p: Arc<Pod>| {
             owners_of::<Job>(&p.metadata)
         });
-    let cronjobs = cronjobs.watches(Api::<Job>::all(client), wc, |j: Job| {
+    let cronjobs = cronjobs.watches_shared_stream(informers.jobs.touched(), |j: Arc<Job>| {
         owners_of::<CronJob>(&j.metadata)
     });
 

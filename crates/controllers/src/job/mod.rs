@@ -4,9 +4,12 @@
 //! create pods, write the status that lists newly finished pods as uncounted, remove their
 //! finalizers, then write the status that counts them (and the terminal condition).
 //!
-//! One pod watch feeds a reflector (the cache `plan` reads), the expectations, the Job
-//! controller (pods map to their controlling Job) and the orphan controller, which releases
-//! the tracking finalizer of pods whose Job is gone, finished or not their controller.
+//! The shared Pod cache ([`crate::informers`]) is what `plan` reads, through an index of
+//! pods by controlling Job ([`OwnerIndex`]: a sync looks up its own pods, it does not scan
+//! every pod; the informer keeps the index with the cache). One subscription to the Pod
+//! cache feeds, in this order, the expectations, the Job controller (pods map to their controlling Job) and the orphan
+//! controller, which releases the tracking finalizer of pods whose Job is gone, finished or
+//! not their controller.
 //!
 //! Where the Kubernetes code and docs disagree, or where batchlet differs, this follows:
 //! - the code's pod-failure backoff cap of 10 minutes (`MaxJobPodFailureBackOff`), not the
@@ -38,18 +41,20 @@ mod tests;
 mod tracking;
 
 use crate::events::{Event, Recorder};
+use crate::informers::{Informers, controller_uid};
 use crate::{Error, Result};
 use expectations::Expectations;
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
+use informer::Index;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::core::{Selector, SelectorExt};
+use kube::runtime::Controller;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use plan::{Env, JobPlan, PodRef};
 use policy::BackoffRecord;
@@ -67,6 +72,7 @@ const PARALLEL_CALLS: usize = 32;
 struct Context {
     client: Client,
     pods: Store<Pod>,
+    pod_index: Index<Pod>,
     jobs: Store<Job>,
     expectations: Arc<Expectations>,
     backoff: Mutex<HashMap<String, BackoffRecord>>,
@@ -104,8 +110,13 @@ fn controller_of(
         .find(|r| r.controller == Some(true))
 }
 
-/// The pods `job` controls: its controller reference and its selector.
-fn owned_pods(store: &Store<Pod>, job: &Job) -> Vec<Pod> {
+/// The uid of the batch/v1 Job controlling `p` (the pod index's key).
+fn job_uid(p: &Pod) -> Option<&str> {
+    controller_uid(&p.metadata, "batch/v1", "Job")
+}
+
+/// The pods `job` controls: its controller reference (through the index) and its selector.
+fn owned_pods(index: &Index<Pod>, job: &Job) -> Vec<Pod> {
     let Some(uid) = job.metadata.uid.as_deref() else {
         return Vec::new();
     };
@@ -115,11 +126,10 @@ fn owned_pods(store: &Store<Pod>, job: &Job) -> Vec<Pod> {
         .and_then(|s| s.selector.clone())
         .and_then(|s| Selector::try_from(s).ok());
     let ns = job.metadata.namespace.as_deref();
-    store
-        .state()
+    index
+        .get(uid)
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == ns)
-        .filter(|p| controller_of(p).is_some_and(|r| r.uid == uid))
         .filter(|p| {
             let empty = Default::default();
             selector
@@ -398,7 +408,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
         .clone()
         .unwrap_or_else(|| "default".into());
     let api = Api::<Job>::namespaced(ctx.client.clone(), &ns);
-    let owned = owned_pods(&ctx.pods, &job);
+    let owned = owned_pods(&ctx.pod_index, &job);
     let env = Env {
         expectations_satisfied: ctx.expectations.satisfied(&key, &owned),
         pending_finalizer_removals: ctx.expectations.pending_finalizer_removals(&owned),
@@ -527,30 +537,23 @@ fn orphan_error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action
     Action::requeue(Duration::from_secs(1))
 }
 
-/// Feeds pod watch events to the expectations and to both controllers, until shutdown.
+/// Feeds the Pod cache's changes to the expectations and both controllers, until shutdown.
 async fn forward_pods(
-    events: impl futures::Stream<Item = Result<watcher::Event<Pod>, watcher::Error>>,
+    changes: informer::Subscription<Pod>,
     expectations: Arc<Expectations>,
-    mut to_jobs: mpsc::Sender<Pod>,
-    mut to_orphans: mpsc::Sender<Pod>,
+    mut to_jobs: mpsc::Sender<Arc<Pod>>,
+    mut to_orphans: mpsc::Sender<Arc<Pod>>,
     shutdown: CancellationToken,
 ) {
-    let mut events = std::pin::pin!(events);
+    let mut changes = std::pin::pin!(changes);
     loop {
-        let ev = tokio::select! {
+        let change = tokio::select! {
             _ = shutdown.cancelled() => break,
-            ev = events.next() => ev,
+            c = changes.next() => c,
         };
-        let (pod, deleted) = match ev {
-            None => break,
-            Some(Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p))) => (p, false),
-            Some(Ok(watcher::Event::Delete(p))) => (p, true),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "pod watch failed; retrying");
-                continue;
-            }
-        };
+        let Some(change) = change else { break };
+        let deleted = change.is_deleted();
+        let pod = change.into_object();
         expectations.observe(&pod, deleted);
         if pods::has_finalizer(&pod) && !deleted && to_orphans.send(pod.clone()).await.is_err() {
             break;
@@ -561,34 +564,33 @@ async fn forward_pods(
     }
 }
 
-/// Runs the Job controller until `shutdown` is cancelled.
-pub async fn run(client: Client, shutdown: CancellationToken) {
-    let wc = watcher::Config::default();
-    let (pod_cache, writer) = reflector::store::<Pod>();
-    let pod_events = reflector::reflector(
-        writer,
-        watcher(Api::<Pod>::all(client.clone()), wc.clone()).default_backoff(),
-    );
-    let (to_jobs, from_pods) = mpsc::channel::<Pod>(1024);
-    let (to_orphans, orphans_in) = mpsc::channel::<Pod>(1024);
+/// Runs the Job controller over the shared caches until `shutdown` is cancelled.
+pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
+    let pod_changes = informers.pods.subscribe();
+    let pod_cache = informers.pods.store();
+    let (to_jobs, from_pods) = mpsc::channel::<Arc<Pod>>(1024);
+    let (to_orphans, orphans_in) = mpsc::channel::<Arc<Pod>>(1024);
     let expectations = Arc::new(Expectations::default());
-    let jobs = Controller::new(Api::<Job>::all(client.clone()), wc).owns_stream(from_pods.map(Ok));
+    let pod_index = informers.pods.index(job_uid);
+    let jobs = Controller::for_shared_stream(informers.jobs.applied(), informers.jobs.store())
+        .owns_shared_stream(from_pods);
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
         pods: pod_cache.clone(),
+        pod_index,
         jobs: jobs.store(),
         expectations: expectations.clone(),
         backoff: Mutex::new(HashMap::new()),
     });
-    let orphans = Controller::for_stream(orphans_in.map(Ok), pod_cache);
+    let orphans = Controller::for_shared_stream(orphans_in, pod_cache);
     let stop = || {
         let t = shutdown.clone();
         async move { t.cancelled().await }
     };
     tokio::join!(
         forward_pods(
-            pod_events,
+            pod_changes,
             expectations,
             to_jobs,
             to_orphans,

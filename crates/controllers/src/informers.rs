@@ -1,0 +1,82 @@
+//! The shared watch caches the controllers read ([`Informers`]: one
+//! [`informer::Informer`] per kind, made and run once by whoever composes the controllers,
+//! and handed to each controller's `run`), and [`controller_uid`], the key of the indexes
+//! by controlling owner (`informer::Index`) the Job and CronJob controllers look their
+//! children up in instead of scanning a cache.
+//!
+//! A controller stays a plain API client: anything that can make a `kube::Client` can make
+//! the [`Informers`] of a real kube-apiserver, run them, and run one controller alone.
+//!
+//! What the caches leave out ([`informer::Strip`]):
+//! - `metadata.managedFields` of every kind: no controller reads them, and they are most of
+//!   a small object's size. A write without them keeps the stored ones (PATCH, and PUT: the
+//!   write path keeps the stored entries when a body carries none).
+//! - the `kubectl.kubernetes.io/last-applied-configuration` annotation of Pods and Nodes,
+//!   which every component writes with PATCH only (the node agent's and the scheduler's
+//!   status merge patches, `pods/binding`, the collector's and the Job controller's
+//!   strategic patches). Jobs and CronJobs keep it: the Job and CronJob controllers write
+//!   their status with a PUT (`replace_status`) of the cached object, and a status PUT keeps
+//!   the metadata it carries, annotations included (the status strategies reset only the
+//!   spec), so a stripped annotation would be erased from the stored object.
+
+use informer::{Informer, Strip};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tokio_util::sync::CancellationToken;
+
+/// One shared cache per kind the controllers watch. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Informers {
+    /// Every Pod.
+    pub pods: Informer<Pod>,
+    /// Every Job.
+    pub jobs: Informer<Job>,
+    /// Every CronJob.
+    pub cronjobs: Informer<CronJob>,
+    /// Every Node.
+    pub nodes: Informer<Node>,
+}
+
+impl Informers {
+    /// The caches of `client`'s cluster; nothing is watched before [`run`](Self::run).
+    pub fn new(client: &Client) -> Self {
+        let wc = watcher::Config::default;
+        Informers {
+            pods: Informer::new(
+                Api::all(client.clone()),
+                wc(),
+                Strip::ManagedFieldsAndLastApplied,
+            ),
+            jobs: Informer::new(Api::all(client.clone()), wc(), Strip::ManagedFields),
+            cronjobs: Informer::new(Api::all(client.clone()), wc(), Strip::ManagedFields),
+            nodes: Informer::new(
+                Api::all(client.clone()),
+                wc(),
+                Strip::ManagedFieldsAndLastApplied,
+            ),
+        }
+    }
+
+    /// Watches and fills every cache until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tokio::join!(
+            self.pods.run(shutdown.clone()),
+            self.jobs.run(shutdown.clone()),
+            self.cronjobs.run(shutdown.clone()),
+            self.nodes.run(shutdown),
+        );
+    }
+}
+
+/// The uid of `meta`'s controller reference if it is of `kind` (and `api_version`).
+pub fn controller_uid<'a>(meta: &'a ObjectMeta, api_version: &str, kind: &str) -> Option<&'a str> {
+    meta.owner_references
+        .as_deref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
+        .filter(|r| r.kind == kind && r.api_version == api_version)
+        .map(|r| r.uid.as_str())
+}
