@@ -48,7 +48,7 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 /// The machine's hostname, lowercased (node names are DNS subdomains).
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_lowercase())
@@ -121,57 +121,21 @@ pub async fn run(args: Args) -> Result<()> {
         token: Some(Arc::from(pki.token.as_str())),
         pod_logs: None,
     };
-    // Controllers are API clients of an in-process router: the same write path as kubectl,
-    // without TCP, TLS or a token (nothing outside the process can reach it).
-    let local = apiserver::router(AppState {
-        token: None,
-        ..state.clone()
-    });
-    let client = kube::Client::new(local, "default");
-    let runtime = runtime::ProcessRuntime::new(runtime::Config {
-        state_root: dir.join("containers"),
-        shim: runtime::ShimCommand::current_exe("shim").context("locating the batchlet binary")?,
-    })
-    .context("starting the container runtime")?;
     let node_name = args.node_name.unwrap_or_else(hostname);
-    let agent = agent::Agent::new(
-        client.clone(),
-        Arc::new(runtime),
-        agent::Config::new(node_name, &dir),
-        shutdown.clone(),
-    );
-    let app = apiserver::router(AppState {
-        pod_logs: Some(Arc::new(crate::pod_logs::AgentLogs(agent.clone()))),
-        ..state
-    });
+    let parts = crate::compose::compose(state, &dir, node_name)?;
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(apiserver::serve::serve(
         listener,
-        app,
+        parts.app.clone(),
         tls_config,
         shutdown.clone(),
     ));
     if !args.api_only {
-        tasks.spawn(controllers::garbage_collector::run(
-            client.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(controllers::scheduler::run(
-            client.clone(),
-            shutdown.clone(),
-        ));
-        // The agent stops its loops on shutdown and leaves the containers running: the next
-        // start adopts them.
-        tasks.spawn(agent.run(format!("batchlet-process://{}", env!("CARGO_PKG_VERSION"))));
-        tasks.spawn(controllers::job::run(client.clone(), shutdown.clone()));
-        tasks.spawn(controllers::cronjob::run(client.clone(), shutdown.clone()));
-        tasks.spawn(controllers::ttl_after_finished::run(
-            client,
-            shutdown.clone(),
-        ));
+        let loops = crate::compose::Loops { cronjob: true };
+        parts.spawn_loops(&mut tasks, &shutdown, loops);
     }
     let signal = signalled().await;
     // Shutdown order: stop accepting and end watches, let the controllers finish their
