@@ -611,14 +611,17 @@ struct ApiFailure {
 
 impl ApiFailure {
     /// `Error from server (Reason): message`, or for `Invalid` kubectl's `The Job "x" is
-    /// invalid: field: message` built from the details (`[a, b]` for several causes).
+    /// invalid: field: message` built from the details (a `* cause` line each when several).
     fn text(&self) -> String {
         if let Some((kind, name, causes)) = &self.invalid {
             let head = format!("The {kind} {name:?} is invalid");
             return match causes.as_slice() {
                 [] => head,
                 [one] => format!("{head}: {one}"),
-                many => format!("{head}: [{}]", many.join(", ")),
+                many => {
+                    let lines: Vec<String> = many.iter().map(|c| format!("* {c}")).collect();
+                    format!("{head}: \n{}", lines.join("\n"))
+                }
             };
         }
         if self.reason.is_empty() {
@@ -808,7 +811,7 @@ mod tests {
         );
         assert_eq!(
             f("Invalid", &["a: b", "c: d"]).text(),
-            "The Job \"x\" is invalid: [a: b, c: d]"
+            "The Job \"x\" is invalid: \n* a: b\n* c: d"
         );
     }
 }

@@ -16,6 +16,9 @@ pub fn examples() -> PathBuf {
 
 /// The kubectl to use, or None (after printing why) when the test should be skipped.
 pub fn kubectl_available() -> bool {
+    if nested() {
+        return false;
+    }
     let found = Command::new("kubectl")
         .arg("version")
         .arg("--client")
@@ -283,4 +286,45 @@ pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
         }
     });
     rx
+}
+
+/// Set by the README test when it runs the README's `cargo test --workspace` in a clone: the
+/// end-to-end tests were just run by the outer test run, so the nested one skips them (it
+/// checks that a clean clone builds and passes its unit tests) and cannot recurse.
+pub const NESTED_ENV: &str = "BATCHLET_E2E_NESTED";
+
+/// True (after printing why) when this is the README test's nested run.
+pub fn nested() -> bool {
+    let nested = std::env::var_os(NESTED_ENV).is_some();
+    if nested {
+        eprintln!("SKIPPED: nested run of the README's test command ({NESTED_ENV} is set)");
+    }
+    nested
+}
+
+/// The result of one `batchlet` command.
+#[derive(Debug)]
+pub struct Exit {
+    /// The exit status (None: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `batchlet ARGS` in the examples directory and waits for it.
+pub fn batchlet(args: &[&str]) -> Exit {
+    let out = Command::new(env!("CARGO_BIN_EXE_batchlet"))
+        .args(args)
+        .current_dir(examples())
+        .env("BATCHLET_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run batchlet");
+    Exit {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
