@@ -273,3 +273,89 @@ fn completion_and_help_explain_every_flag() {
         assert!(r.stdout.contains(flag), "{flag} in\n{}", r.stdout);
     }
 }
+
+/// The two commands under the README's "The first five minutes".
+fn readme_commands(readme: &str) -> Vec<String> {
+    let section = readme
+        .split_once("## The first five minutes")
+        .map(|(_, s)| s)
+        .unwrap_or_default();
+    let block = section
+        .split_once("```sh\n")
+        .and_then(|(_, s)| s.split_once("```"))
+        .map(|(b, _)| b)
+        .unwrap_or_default();
+    block.lines().map(str::to_owned).collect()
+}
+
+/// The README's two commands, as written, in a clean clone of the repository's committed
+/// HEAD (`git clone` of this checkout into a temporary dir).
+///
+/// Affordable: the clone builds into the same `CARGO_TARGET_DIR` as this test binary (the
+/// environment's, else this checkout's `target/`), so the dependencies are not built again;
+/// only the workspace's own crates are (their path differs). The nested `cargo test
+/// --workspace` gets `BATCHLET_E2E_NESTED=1`: it builds every test and runs the unit tests,
+/// and the end-to-end tests, which this run covers, skip (so it cannot recurse either).
+/// Ignored by default because it rebuilds the workspace and replaces `target/debug/batchlet`
+/// while other tests may run it; `.ci/run` runs it on its own after the suite.
+#[test]
+#[ignore = "rebuilds the workspace in a clone; .ci/run runs it on its own"]
+fn readme_commands_work_as_written_in_a_fresh_clone() {
+    if nested() {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
+    let commands = readme_commands(&readme);
+    assert_eq!(
+        commands,
+        [
+            "cargo run -- run examples/job.yaml",
+            "cargo test --workspace"
+        ]
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let clone = tmp.path().join("batchlet");
+    let out = std::process::Command::new("git")
+        .arg("clone")
+        .arg("--quiet")
+        .arg(&repo)
+        .arg(&clone)
+        .output()
+        .expect("git clone");
+    assert!(out.status.success(), "git clone: {out:?}");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            // target/debug/batchlet -> target
+            Path::new(env!("CARGO_BIN_EXE_batchlet"))
+                .ancestors()
+                .nth(2)
+                .expect("target dir")
+                .to_owned()
+        });
+    for cmd in &commands {
+        let out = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(&clone)
+            .env("CARGO_TARGET_DIR", &target)
+            .env(crate::harness::NESTED_ENV, "1")
+            .env_remove("BATCHLET_LOG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the README command");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "`{cmd}` failed in the clone:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        if cmd.contains(" run ") {
+            assert!(
+                stdout.contains("job.batch/my-busybox-job: Complete; 4/4 succeeded"),
+                "{stdout}"
+            );
+            assert_eq!(pod_lines(&stdout).len(), 4, "{stdout}");
+        }
+    }
+}
