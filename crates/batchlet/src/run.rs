@@ -368,6 +368,19 @@ impl Session<'_> {
                 last_progress = progress;
             }
         };
+        // The pods as they are now: the pod watch may lag behind the Job's, and a container
+        // that ran between two events it has not delivered yet still gets its logs printed.
+        let all = Api::<Pod>::all(self.parts.client.clone());
+        let uids: Vec<String> = runs.iter().filter_map(|r| r.uid.clone()).collect();
+        for uid in uids {
+            let lp = kube::api::ListParams::default()
+                .labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
+            if let Ok(list) = all.list(&lp).await {
+                for pod in &list.items {
+                    self.pod_seen(runs, pod, &tx, &mut followed);
+                }
+            }
+        }
         // Stop the loops and the containers left (a failed Job's pods may still terminate),
         // then print what the followers still hold: they end with their containers.
         self.shutdown.cancel();
