@@ -14,6 +14,7 @@ mod errors;
 mod gc;
 mod get;
 mod job;
+mod job_real;
 mod pods;
 mod protobuf;
 mod restart;
