@@ -15,6 +15,7 @@ mod examples;
 mod gc;
 mod get;
 mod job;
+mod job_real;
 mod pods;
 mod protobuf;
 mod restart;
