@@ -231,6 +231,11 @@ impl ProcessRuntime {
     /// Waits for the shim to exit (when `block`). Shims are children of the launcher, which
     /// reaps them.
     async fn reap(&self, id: &str, shim: ProcessId, block: bool) -> Result<()> {
+        if shim.pid == 0 {
+            // `adopt`'s placeholder for a shim that never recorded a state: nothing to watch
+            // (pidfd_open(0) is EINVAL, which left such a pod Running for ever).
+            return Ok(());
+        }
         let pidfd = sys::pidfd_for(shim).map_err(|e| self.pidfd_error(id, e))?;
         if let Some(fd) = pidfd
             && block
