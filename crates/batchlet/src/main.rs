@@ -27,7 +27,8 @@ enum Command {
     /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs, core/v1 Pods, Namespaces, Events,
     /// Nodes) from a durable store, and write an admin kubeconfig for kubectl.
     Server(server::Args),
-    /// Measure the API against baselines run in the same process tree (see BENCHMARKS.md).
+    /// Run the benchmark suite (spawn, job-throughput with the Slurm peer, job-latency,
+    /// cron-lateness, api, memory, agent) against baselines of the same run (BENCHMARKS.md).
     Bench(bench::Args),
     /// Print the next run times of a CronJob schedule in its time zone and in UTC, and warn
     /// about runs that daylight-saving changes skip or repeat.
