@@ -33,7 +33,8 @@ enum Command {
     /// process, with no server to start: shows progress and the pods' logs, then a summary.
     /// Exit status: 0 complete, 1 failed, 2 invalid manifest, 124 timeout.
     Run(run::Args),
-    /// Measure the API against baselines run in the same process tree (see BENCHMARKS.md).
+    /// Run the benchmark suite (spawn, job-throughput with the Slurm peer, job-latency,
+    /// cron-lateness, api, memory, agent) against baselines of the same run (BENCHMARKS.md).
     Bench(bench::Args),
     /// Print the next run times of a CronJob schedule in its time zone and in UTC, and warn
     /// about runs that daylight-saving changes skip or repeat.
