@@ -6,6 +6,9 @@
 
 mod harness;
 
+mod access;
+mod client;
+
 mod apply;
 mod bench;
 mod cronjob;
@@ -14,8 +17,10 @@ mod errors;
 mod gc;
 mod get;
 mod job;
+mod load;
 mod pods;
 mod protobuf;
 mod restart;
 mod seed;
 mod ssa;
+mod torture;
