@@ -312,6 +312,8 @@ fn fifty_clients_while_a_job_of_2000_completions_runs() {
     let api = Api::of(&s);
     let stats = Arc::new(Mutex::new(Stats::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    // The watchers run until the final comparison, past the clients' fixed time.
+    let watch_stop = Arc::new(AtomicBool::new(false));
     let pod_views: Vec<Arc<Mutex<View>>> = (0..5).map(|_| Arc::default()).collect();
     let event_views: Vec<Arc<Mutex<View>>> = (0..5).map(|_| Arc::default()).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -336,7 +338,7 @@ fn fifty_clients_while_a_job_of_2000_completions_runs() {
             api.clone(),
             pods_path.clone(),
             v.clone(),
-            stop.clone(),
+            watch_stop.clone(),
         )));
     }
     for v in &event_views {
@@ -344,7 +346,7 @@ fn fifty_clients_while_a_job_of_2000_completions_runs() {
             api.clone(),
             events_path.clone(),
             v.clone(),
-            stop.clone(),
+            watch_stop.clone(),
         )));
     }
     s.kubectl_stdin(&["create", "-f", "-"], job.to_string().as_bytes());
@@ -440,7 +442,7 @@ fn fifty_clients_while_a_job_of_2000_completions_runs() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
-    stop.store(true, Ordering::Relaxed);
+    watch_stop.store(true, Ordering::Relaxed);
     for t in watch_tasks {
         t.abort();
     }
