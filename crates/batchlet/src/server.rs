@@ -33,6 +33,15 @@ pub struct Args {
     /// network in clear text: use only on a trusted loopback.
     #[arg(long)]
     insecure_http: bool,
+    /// Read requests served at a time; more get 429 with Retry-After (kube-apiserver's flag).
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    max_requests_inflight: usize,
+    /// Writes served at a time; more get 429 with Retry-After (kube-apiserver's flag).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    max_mutating_requests_inflight: usize,
+    /// Open watches and followed logs at a time; more get 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_watches: usize,
 }
 
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
@@ -45,6 +54,20 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .context("neither --data-dir, BATCHLET_DATA_DIR nor HOME is set")?;
     Ok(PathBuf::from(home).join(".local/share/batchlet"))
+}
+
+/// Creates `path` empty with mode 0600 when it does not exist, so that the store (and the
+/// WAL and shared-memory files SQLite makes with the database's mode) is readable by the
+/// owner only.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
 }
 
 /// The machine's hostname, lowercased (node names are DNS subdomains).
@@ -74,6 +97,7 @@ pub async fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data dir {}", dir.display()))?;
     let db = dir.join("state.db");
+    create_private(&db)?;
     let store = store::Store::open(&db, store::Options::default())
         .with_context(|| format!("opening the store {}", db.display()))?;
     let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
@@ -94,6 +118,11 @@ pub async fn run(args: Args) -> Result<()> {
         ip => ip.to_string(),
     };
     let (url, tls_config, ca) = if args.insecure_http {
+        // Loud on purpose: on stderr whatever the log level, and in the log.
+        eprintln!(
+            "WARNING: --insecure-http: serving plain HTTP on {addr}; the bearer token and every \
+             object cross the network in clear text. Use only on a trusted loopback."
+        );
         tracing::warn!(
             "--insecure-http: serving plain HTTP; the token crosses the network in clear text"
         );
@@ -123,13 +152,22 @@ pub async fn run(args: Args) -> Result<()> {
     };
     let node_name = args.node_name.unwrap_or_else(hostname);
     let parts = crate::compose::compose(state, &dir, node_name)?;
+    // Limits guard the network listener only; the in-process clients are not limited.
+    let app = apiserver::limits::layer(
+        parts.app.clone(),
+        apiserver::limits::Limits {
+            max_requests_inflight: args.max_requests_inflight,
+            max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+            max_watches: args.max_watches,
+        },
+    );
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(apiserver::serve::serve(
         listener,
-        parts.app.clone(),
+        app,
         tls_config,
         shutdown.clone(),
     ));

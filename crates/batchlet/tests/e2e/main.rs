@@ -6,6 +6,9 @@
 
 mod harness;
 
+mod access;
+mod client;
+
 mod apply;
 mod bench;
 mod cronjob;
@@ -16,9 +19,11 @@ mod gc;
 mod get;
 mod job;
 mod job_real;
+mod load;
 mod pods;
 mod protobuf;
 mod restart;
 mod run;
 mod seed;
 mod ssa;
+mod torture;
