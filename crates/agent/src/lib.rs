@@ -22,6 +22,7 @@
 
 mod agent;
 pub mod backoff;
+pub mod bench;
 pub mod container;
 pub mod env;
 mod events;

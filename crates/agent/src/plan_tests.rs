@@ -405,6 +405,29 @@ fn deletion_stops_then_deletes() {
 }
 
 #[test]
+fn a_finished_pod_keeps_its_terminated_status_when_the_runtime_forgot_it() {
+    // The runtime's state of a finished pod is removed; after an agent restart the pod is
+    // observed with no container at all. Its status stays what it was (kubelet behaviour),
+    // not ContainerStatusUnknown.
+    let done = obs(&[("c", run(0, Some(exit(0, 3))))]);
+    let mut stored = pod("Never", json!({}));
+    stored.status = status_of(&plan(&stored, &done, IP, t(4)));
+    assert_eq!(
+        stored.status.as_ref().unwrap().phase.as_deref(),
+        Some("Succeeded")
+    );
+    let p = plan(&stored, &obs(&[]), IP, t(100));
+    assert!(!kinds(&p).contains(&"status".to_owned()), "{:?}", kinds(&p));
+    let s = status_of(&p).or(stored.status.clone()).unwrap();
+    let c = &s.container_statuses.unwrap()[0];
+    let term = c.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(
+        (term.exit_code, term.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+}
+
+#[test]
 fn terminal_pods_are_released_and_unchanged_status_is_not_written() {
     let done = obs(&[("c", run(0, Some(exit(0, 3))))]);
     let p = plan(&pod("Never", json!({})), &done, IP, t(4));

@@ -79,14 +79,25 @@ fn waiting(reason: &str, message: Option<String>) -> ContainerState {
     }
 }
 
-/// The status of container `c` (`convertToAPIContainerStatuses`).
+/// The status of container `c` (`convertToAPIContainerStatuses`). `old` is the status last
+/// written for it: a terminal pod whose container the runtime no longer knows (its state
+/// is removed once the pod finished, e.g. before a restart of the agent) keeps its
+/// terminated status, as the kubelet does, instead of turning ContainerStatusUnknown.
 fn container_status(
     c: &Container,
     o: &ContainerObs,
+    old: Option<&ContainerStatus>,
     default_waiting: &str,
     imposed: Option<&Waiting>,
     terminal: bool,
 ) -> ContainerStatus {
+    if terminal
+        && o.current.is_none()
+        && let Some(old) =
+            old.filter(|s| s.state.as_ref().is_some_and(|st| st.terminated.is_some()))
+    {
+        return old.clone();
+    }
     let id = o.current.as_ref().map(|r| r.id.as_str());
     let previous = |exit: Option<&ExitStatus>| ContainerState {
         terminated: exit.map(|e| terminated(e, None)),
@@ -265,6 +276,10 @@ fn condition(
     }
 }
 
+fn old_status<'a>(old: Option<&'a [ContainerStatus]>, name: &str) -> Option<&'a ContainerStatus> {
+    old.unwrap_or_default().iter().find(|s| s.name == name)
+}
+
 /// The whole status the agent reports for `pod`.
 pub fn pod_status(
     pod: &Pod,
@@ -284,7 +299,15 @@ pub fn pod_status(
         .iter()
         .map(|c| {
             let o = obs.get(&c.name);
-            container_status(c, &o, "PodInitializing", imposed.get(&c.name), terminal)
+            let was = old_status(old.init_container_statuses.as_deref(), &c.name);
+            container_status(
+                c,
+                &o,
+                was,
+                "PodInitializing",
+                imposed.get(&c.name),
+                terminal,
+            )
         })
         .collect();
     let init_done = init.iter().all(|s| matches!(seen(s), Seen::Terminated(0)));
@@ -298,7 +321,8 @@ pub fn pod_status(
         .iter()
         .map(|c| {
             let o = obs.get(&c.name);
-            container_status(c, &o, default_waiting, imposed.get(&c.name), terminal)
+            let was = old_status(old.container_statuses.as_deref(), &c.name);
+            container_status(c, &o, was, default_waiting, imposed.get(&c.name), terminal)
         })
         .collect();
     main.sort_by(|a, b| a.name.cmp(&b.name));

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod error;
 pub mod handlers;
 pub mod kubeconfig;
+pub mod limits;
 pub mod logs;
 pub mod object;
 pub mod openapi;

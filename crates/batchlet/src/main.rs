@@ -2,11 +2,13 @@
 //! signals and shutdown order. It holds no logic of its own.
 
 mod bench;
+mod compose;
 mod pod_logs;
+mod run;
 mod schedule;
 mod server;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: LIST responses build and free many small JSON values,
 /// where glibc's free-list consolidation dominated the profile (BENCHMARKS.md).
@@ -27,11 +29,21 @@ enum Command {
     /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs, core/v1 Pods, Namespaces, Events,
     /// Nodes) from a durable store, and write an admin kubeconfig for kubectl.
     Server(server::Args),
-    /// Measure the API against baselines run in the same process tree (see BENCHMARKS.md).
+    /// Run the Jobs of a manifest file (or one run of each CronJob) to completion in this
+    /// process, with no server to start: shows progress and the pods' logs, then a summary.
+    /// Exit status: 0 complete, 1 failed, 2 invalid manifest, 124 timeout.
+    Run(run::Args),
+    /// Run the benchmark suite (spawn, job-throughput with the Slurm peer, job-latency,
+    /// cron-lateness, api, memory, agent) against baselines of the same run (BENCHMARKS.md).
     Bench(bench::Args),
     /// Print the next run times of a CronJob schedule in its time zone and in UTC, and warn
     /// about runs that daylight-saving changes skip or repeat.
     Schedule(schedule::Args),
+    /// Print a shell completion script, e.g. `batchlet completion bash > /etc/bash_completion.d/batchlet`.
+    Completion {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,9 +53,20 @@ fn main() -> ExitCode {
         return runtime::shim::main(std::env::args_os().skip(2));
     }
     let cli = Cli::parse();
+    if let Command::Completion { shell } = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "batchlet",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     let default_level = match cli.command {
         Command::Server(_) => "info",
-        Command::Bench(_) | Command::Schedule(_) => "warn",
+        Command::Run(_) | Command::Bench(_) | Command::Schedule(_) | Command::Completion { .. } => {
+            "warn"
+        }
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -64,13 +87,17 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Server(args) => server::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::Schedule(args) => schedule::run(args),
+            Command::Run(args) => run::run(args).await.map(ExitCode::from),
+            Command::Server(args) => server::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Bench(args) => bench::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Schedule(args) => schedule::run(args).map(|()| ExitCode::SUCCESS),
+            Command::Completion { .. } => Ok(ExitCode::SUCCESS),
         }
     });
+    // Blocking log readers may still wait on files; do not wait for them forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

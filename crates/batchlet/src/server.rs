@@ -33,6 +33,15 @@ pub struct Args {
     /// network in clear text: use only on a trusted loopback.
     #[arg(long)]
     insecure_http: bool,
+    /// Read requests served at a time; more get 429 with Retry-After (kube-apiserver's flag).
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    max_requests_inflight: usize,
+    /// Writes served at a time; more get 429 with Retry-After (kube-apiserver's flag).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    max_mutating_requests_inflight: usize,
+    /// Open watches and followed logs at a time; more get 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_watches: usize,
 }
 
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
@@ -47,8 +56,22 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/batchlet"))
 }
 
+/// Creates `path` empty with mode 0600 when it does not exist, so that the store (and the
+/// WAL and shared-memory files SQLite makes with the database's mode) is readable by the
+/// owner only.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
+}
+
 /// The machine's hostname, lowercased (node names are DNS subdomains).
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_lowercase())
@@ -74,6 +97,7 @@ pub async fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data dir {}", dir.display()))?;
     let db = dir.join("state.db");
+    create_private(&db)?;
     let store = store::Store::open(&db, store::Options::default())
         .with_context(|| format!("opening the store {}", db.display()))?;
     let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
@@ -94,6 +118,11 @@ pub async fn run(args: Args) -> Result<()> {
         ip => ip.to_string(),
     };
     let (url, tls_config, ca) = if args.insecure_http {
+        // Loud on purpose: on stderr whatever the log level, and in the log.
+        eprintln!(
+            "WARNING: --insecure-http: serving plain HTTP on {addr}; the bearer token and every \
+             object cross the network in clear text. Use only on a trusted loopback."
+        );
         tracing::warn!(
             "--insecure-http: serving plain HTTP; the token crosses the network in clear text"
         );
@@ -121,29 +150,17 @@ pub async fn run(args: Args) -> Result<()> {
         token: Some(Arc::from(pki.token.as_str())),
         pod_logs: None,
     };
-    // Controllers are API clients of an in-process router: the same write path as kubectl,
-    // without TCP, TLS or a token (nothing outside the process can reach it).
-    let local = apiserver::router(AppState {
-        token: None,
-        ..state.clone()
-    });
-    let client = kube::Client::new(local, "default");
-    let runtime = runtime::ProcessRuntime::new(runtime::Config {
-        state_root: dir.join("containers"),
-        shim: runtime::ShimCommand::current_exe("shim").context("locating the batchlet binary")?,
-    })
-    .context("starting the container runtime")?;
     let node_name = args.node_name.unwrap_or_else(hostname);
-    let agent = agent::Agent::new(
-        client.clone(),
-        Arc::new(runtime),
-        agent::Config::new(node_name, &dir),
-        shutdown.clone(),
+    let parts = crate::compose::compose(state, &dir, node_name)?;
+    // Limits guard the network listener only; the in-process clients are not limited.
+    let app = apiserver::limits::layer(
+        parts.app.clone(),
+        apiserver::limits::Limits {
+            max_requests_inflight: args.max_requests_inflight,
+            max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+            max_watches: args.max_watches,
+        },
     );
-    let app = apiserver::router(AppState {
-        pod_logs: Some(Arc::new(crate::pod_logs::AgentLogs(agent.clone()))),
-        ..state
-    });
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
@@ -155,40 +172,8 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
     if !args.api_only {
-        // One shared watch cache per kind for every controller and the agent.
-        let informers = controllers::informers::Informers::new(&client);
-        tasks.spawn(informers.clone().run(shutdown.clone()));
-        tasks.spawn(controllers::garbage_collector::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(controllers::scheduler::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        // The agent stops its loops on shutdown and leaves the containers running: the next
-        // start adopts them.
-        tasks.spawn(agent.run_shared(
-            format!("batchlet-process://{}", env!("CARGO_PKG_VERSION")),
-            informers.pods.clone(),
-        ));
-        tasks.spawn(controllers::job::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(controllers::cronjob::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(controllers::ttl_after_finished::run(
-            client,
-            informers,
-            shutdown.clone(),
-        ));
+        let loops = crate::compose::Loops { cronjob: true };
+        parts.spawn_loops(&mut tasks, &shutdown, loops);
     }
     let signal = signalled().await;
     // Shutdown order: stop accepting and end watches, let the controllers finish their

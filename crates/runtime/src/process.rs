@@ -1,28 +1,28 @@
-//! [`ProcessRuntime`]: the real runtime. It owns the state root, starts one shim per
-//! container start and talks to it through the spec on the shim's stdin, a one-line
-//! handshake on its stdout, the state file (the `state` module), and a pidfd on the shim.
+//! [`ProcessRuntime`]: the real runtime. It owns the state root, has the launcher fork one
+//! shim per container start and talks to it through the spec and a one-line report on a
+//! socket of its own, the state file (the `state` module), and a pidfd on the shim.
 //!
-//! The server side never forks: the shim is started with `std::process::Command` without
-//! `pre_exec`, which glibc runs as `posix_spawn` (`clone(CLONE_VM|CLONE_VFORK)`), so the cost
-//! does not grow with the server's memory. Everything that needs to run between fork and
-//! exec (setsid, cgroup placement, namespaces) happens in the shim, which is small.
+//! The server side never forks: the launcher is started with `std::process::Command`
+//! without `pre_exec`, which glibc runs as `posix_spawn` (`clone(CLONE_VM|CLONE_VFORK)`), so
+//! the cost does not grow with the server's memory. Everything that needs to run between
+//! fork and exec (setsid, cgroup placement, namespaces) happens in the shim, which is small.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use crate::cgroup::{self, CgroupSupport};
 use crate::error::{Error, Result};
+use crate::launcher::Launcher;
 use crate::spec::{ContainerSpec, validate_id};
-use crate::state::{self, MOUNT_SUFFIX, Report, STATE_SUFFIX, ShimInput, State, StateFile};
+use crate::state::{self, MOUNT_SUFFIX, Pool, Report, STATE_SUFFIX, ShimInput, State, StateFile};
 use crate::status::{ExitStatus, Handle, ProcessId, Signal};
 use crate::{ContainerRuntime, sys};
 
@@ -35,7 +35,8 @@ const STARTING_GRACE: Duration = Duration::from_secs(2);
 pub struct ShimCommand {
     /// The executable.
     pub program: PathBuf,
-    /// Arguments before the state file (e.g. `["shim"]` for `batchlet shim STATE_FILE`).
+    /// Arguments before the state root (e.g. `["shim"]` for `batchlet shim STATE_ROOT`,
+    /// which starts the launcher).
     pub args: Vec<OsString>,
 }
 
@@ -49,7 +50,7 @@ impl ShimCommand {
         })
     }
 
-    /// A dedicated shim executable taking the state file as its only argument (the
+    /// A dedicated shim executable taking the state root as its only argument (the
     /// `batchlet-shim` binary of this crate).
     pub fn program(program: impl Into<PathBuf>) -> Self {
         ShimCommand {
@@ -73,14 +74,10 @@ pub struct Config {
 pub struct ProcessRuntime {
     config: Config,
     cgroups: CgroupSupport,
-    /// Shims this process started and has not reaped yet, with a pidfd each.
-    children: Mutex<HashMap<String, OwnChild>>,
-}
-
-#[derive(Debug)]
-struct OwnChild {
-    child: Child,
-    pidfd: OwnedFd,
+    /// Emptied state files for reuse.
+    pool: Pool,
+    /// The launcher that forks the shims, started at the first start.
+    launcher: Mutex<Option<Launcher>>,
 }
 
 impl ProcessRuntime {
@@ -88,10 +85,13 @@ impl ProcessRuntime {
     pub fn new(config: Config) -> Result<Self> {
         std::fs::create_dir_all(&config.state_root)
             .map_err(|e| Error::io("failed to create", &config.state_root, e))?;
+        let pool = Pool::open(&config.state_root)
+            .map_err(|e| Error::io("failed to create", &config.state_root, e))?;
         Ok(ProcessRuntime {
+            pool,
             config,
             cgroups: cgroup::detect(),
-            children: Mutex::new(HashMap::new()),
+            launcher: Mutex::new(None),
         })
     }
 
@@ -111,17 +111,36 @@ impl ProcessRuntime {
             .join(format!("{id}{STATE_SUFFIX}{MOUNT_SUFFIX}"))
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, OwnChild>> {
-        // A panic while holding this lock cannot leave the map inconsistent.
-        self.children
+    /// Hands `conn` to a new shim for the state file `path`, through the launcher; starts
+    /// the launcher first if there is none or it died.
+    fn launch(&self, path: &Path, conn: BorrowedFd<'_>) -> Result<()> {
+        // A panic while holding this lock cannot leave the launcher inconsistent.
+        let mut launcher = self
+            .launcher
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(l) = launcher.as_ref()
+            && l.launch(path, conn).is_ok()
+        {
+            return Ok(());
+        }
+        // Never started, or gone (its end of the socket closed): start another, once.
+        *launcher = None;
+        let shim = &self.config.shim;
+        let spawn_error = |source| Error::SpawnShim {
+            program: shim.program.clone(),
+            source,
+        };
+        let l = Launcher::spawn(shim, &self.config.state_root).map_err(spawn_error)?;
+        let sent = l.launch(path, conn);
+        *launcher = Some(l);
+        sent.map_err(spawn_error)
     }
 
     async fn start_inner(&self, spec: &ContainerSpec) -> Result<Handle> {
         spec.validate()?;
         let path = self.state_path(&spec.id);
-        match StateFile::create(&path) {
+        match self.pool.create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(Error::AlreadyExists {
@@ -132,7 +151,7 @@ impl ProcessRuntime {
         }
         let result = self.spawn_shim(spec, &path).await;
         if result.is_err() {
-            let _ = std::fs::remove_file(&path);
+            let _ = self.pool.retire(&path);
         }
         result
     }
@@ -151,49 +170,23 @@ impl ProcessRuntime {
         };
         let input = serde_json::to_vec(&input).map_err(|e| shim_error(e.to_string()))?;
 
-        let shim = &self.config.shim;
-        let mut child = Command::new(&shim.program)
-            .args(&shim.args)
-            .arg(path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|source| Error::SpawnShim {
-                program: shim.program.clone(),
-                source,
-            })?;
-        let pidfd = match sys::pidfd_open(child.id()) {
-            Ok(fd) => fd,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(shim_error(format!("pidfd_open: {e}")));
-            }
-        };
-        let report = match (child.stdin.take(), child.stdout.take()) {
-            (Some(stdin), Some(stdout)) => exchange(stdin, &input, stdout).await,
-            _ => Err(io::Error::other("no stdin or stdout")),
-        };
-        let report = match report {
-            Ok(Some(report)) => report,
-            Ok(None) | Err(_) => {
-                let status = reap_now(&mut child);
-                return Err(shim_error(format!(
-                    "exited before reporting a state ({status})"
-                )));
-            }
-        };
+        let (conn, theirs) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| shim_error(format!("socketpair: {e}")))?;
+        self.launch(path, theirs.as_fd())?;
+        // The shim now holds the only other end: EOF means it is gone.
+        drop(theirs);
+        let report = exchange(conn, &input)
+            .await
+            .map_err(|e| shim_error(format!("no report: {e}")))?;
         match report {
-            Report::Ready(state) => {
-                self.children()
-                    .insert(spec.id.clone(), OwnChild { child, pidfd });
-                Ok(handle_from(&spec.id, &state))
-            }
-            Report::Failed(message) => {
-                reap_now(&mut child);
-                Err(shim_error(message))
-            }
+            Some(Report::Ready(state)) => Ok(handle_from(&spec.id, &state)),
+            Some(Report::Failed(message)) => Err(shim_error(message)),
+            None => Err(shim_error("exited before reporting a state".into())),
         }
     }
 
@@ -235,27 +228,19 @@ impl ProcessRuntime {
         Ok(state::read_state(path)?.and_then(|state| state.exit))
     }
 
-    /// Waits for the shim to exit (when `block`) and reaps it if it is our child.
+    /// Waits for the shim to exit (when `block`). Shims are children of the launcher, which
+    /// reaps them.
     async fn reap(&self, id: &str, shim: ProcessId, block: bool) -> Result<()> {
-        let own = self.children().get(id).map(|c| c.pidfd.try_clone());
-        let pidfd = match own {
-            Some(fd) => Some(fd.map_err(|e| self.pidfd_error(id, e))?),
-            None => sys::pidfd_for(shim).map_err(|e| self.pidfd_error(id, e))?,
-        };
+        if shim.pid == 0 {
+            // `adopt`'s placeholder for a shim that never recorded a state: nothing to watch
+            // (pidfd_open(0) is EINVAL, which left such a pod Running for ever).
+            return Ok(());
+        }
+        let pidfd = sys::pidfd_for(shim).map_err(|e| self.pidfd_error(id, e))?;
         if let Some(fd) = pidfd
             && block
         {
             sys::exited(fd).await.map_err(|e| self.pidfd_error(id, e))?;
-        }
-        let taken = self.children().remove(id);
-        match taken {
-            Some(mut own) => {
-                if let Ok(None) = own.child.try_wait() {
-                    // Still finishing after writing its exit: reaped on a later call.
-                    self.children().insert(id.to_owned(), own);
-                }
-            }
-            None => reap_foreign(shim),
         }
         Ok(())
     }
@@ -268,32 +253,15 @@ impl ProcessRuntime {
     }
 }
 
-/// Reaps `shim` if it is an exited child of this process (adopted after a re-created
-/// runtime in the same process); a no-op otherwise.
-fn reap_foreign(shim: ProcessId) {
-    if shim.pid == 0 || !sys::alive(shim) {
-        return;
-    }
-    if let Some(pid) = i32::try_from(shim.pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
-    }
-}
-
-/// Writes the shim's input to its stdin (then closes it) and reads its one-line report;
-/// `None` on EOF without a line.
-async fn exchange(
-    stdin: std::process::ChildStdin,
-    input: &[u8],
-    out: std::process::ChildStdout,
-) -> io::Result<Option<Report>> {
-    let mut sender = tokio::net::unix::pipe::Sender::from_owned_fd(OwnedFd::from(stdin))?;
-    sender.write_all(input).await?;
-    drop(sender);
-    let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(out))?;
-    let mut reader = tokio::io::BufReader::new(pipe);
+/// Writes the shim's input on `conn` (then shuts down that direction) and reads its
+/// one-line report; `None` on EOF without a line.
+async fn exchange(conn: OwnedFd, input: &[u8]) -> io::Result<Option<Report>> {
+    let conn = std::os::unix::net::UnixStream::from(conn);
+    conn.set_nonblocking(true)?;
+    let mut conn = tokio::net::UnixStream::from_std(conn)?;
+    conn.write_all(input).await?;
+    conn.shutdown().await?;
+    let mut reader = tokio::io::BufReader::new(conn);
     let mut line = String::new();
     if reader.read_line(&mut line).await? == 0 {
         return Ok(None);
@@ -301,18 +269,6 @@ async fn exchange(
     serde_json::from_str(&line)
         .map(Some)
         .map_err(io::Error::other)
-}
-
-/// Waits for a shim that failed; kills it first if it is somehow still running.
-fn reap_now(child: &mut Child) -> String {
-    if let Ok(Some(status)) = child.try_wait() {
-        return status.to_string();
-    }
-    let _ = child.kill();
-    child
-        .wait()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|e| e.to_string())
 }
 
 fn handle_from(id: &str, state: &State) -> Handle {
@@ -422,18 +378,15 @@ impl ContainerRuntime for ProcessRuntime {
                 id: handle.id.clone(),
             });
         }
-        let taken = self.children().remove(&handle.id);
-        if let Some(mut own) = taken {
-            // It has written its exit; this returns at once or within microseconds.
-            let _ = own.child.wait();
-        }
         cgroup::remove_leftovers(&self.cgroups, &handle.id);
         let mounts = self.mount_dir(&handle.id);
         if mounts.exists() {
             std::fs::remove_dir_all(&mounts)
                 .map_err(|e| Error::io("failed to remove", &mounts, e))?;
         }
-        std::fs::remove_file(&path).map_err(|e| Error::io("failed to remove", &path, e))
+        self.pool
+            .retire(&path)
+            .map_err(|e| Error::io("failed to remove", &path, e))
     }
 }
 

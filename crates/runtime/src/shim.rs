@@ -1,8 +1,8 @@
 //! The shim: the small supervisor that runs one container start.
 //!
-//! The server starts it (`batchlet shim STATE_FILE`, or `batchlet-shim STATE_FILE`) with
-//! `posix_spawn` and writes the spec (JSON) to its stdin; it then, single-threaded and
-//! without tokio:
+//! The [`crate::launcher`] (`batchlet shim STATE_ROOT`, or `batchlet-shim STATE_ROOT`) forks
+//! it for each start; the server writes the spec (JSON) on the connection it handed over
+//! with the request. The shim then, single-threaded and without tokio:
 //!
 //! 1. becomes a session leader (`setsid`): no controlling terminal, its own process group,
 //!    so neither the server's death nor a Ctrl-C in the server's terminal reaches it;
@@ -10,8 +10,8 @@
 //!    enters private namespaces and builds the mounts (the `mounts` module);
 //! 3. spawns the command with `posix_spawn` in a new process group, stdout and stderr on
 //!    pipes, inside the cgroup (the `cgroup` module explains how without `fork`);
-//! 4. appends the running state to the state file and reports it on its stdout, one JSON
-//!    line, to the server waiting in `start` (a start error is reported the same way);
+//! 4. appends the running state to the state file and reports it on the connection, one
+//!    JSON line, to the server waiting in `start` (a start error is reported the same way);
 //! 5. copies the output into the log file as timestamped records ([`crate::logs`]) until the
 //!    command exits; then SIGKILLs what is left of the process group and cgroup (as a
 //!    container's processes die with its main process), drains the pipes, removes the
@@ -25,8 +25,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,48 +39,72 @@ use crate::logs::{LineSplitter, LogStream, format_time};
 use crate::spec::DEFAULT_PATH;
 use crate::state::{MOUNT_SUFFIX, Report, ShimInput, State, StateFile};
 use crate::status::{ExitReason, ExitStatus};
-use crate::{mounts, sys};
+use crate::{launcher, mounts, sys};
 
 /// How long the shim keeps reading the pipes after the command exited, for output still
 /// buffered in them (processes that escaped the kill may hold them open).
 const DRAIN: Duration = Duration::from_secs(1);
 
-/// Entry point of the shim; `args` are the arguments after the subcommand: the container's
-/// state file (the spec comes on stdin). Returns 0 when it recorded an exit, non-zero when
-/// it could not work.
+/// Entry point of the launcher (`batchlet shim STATE_ROOT`, the [`crate::launcher`] module);
+/// `args` are the arguments after the subcommand. Forks one shim per request on its stdin
+/// and returns when the server has gone.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let Some(path) = args.into_iter().next() else {
-        eprintln!("usage: shim STATE_FILE < SPEC_JSON");
+    // The state root is not read: it names the launcher and its shims in `ps` (and lets a
+    // test find a server's shims by their command line).
+    if args.into_iter().next().is_none() {
+        eprintln!("usage: shim STATE_ROOT  (requests on stdin, from the batchlet server)");
         return ExitCode::from(2);
-    };
-    // Fails only when already a process group leader, which a freshly spawned shim is not.
+    }
+    // Fails only when already a process group leader, which a freshly spawned launcher is
+    // not. Its own session: a Ctrl-C in the server's terminal does not reach it.
+    let _ = rustix::process::setsid();
+    launcher::serve(io::stdin().as_fd(), shim);
+    ExitCode::SUCCESS
+}
+
+/// One shim, in a child of the launcher: the state file `path`; the spec comes on `conn`,
+/// where the report goes. Returns the exit code: 0 when it recorded an exit, 1 when it could
+/// not work.
+fn shim(path: PathBuf, conn: OwnedFd) -> i32 {
+    // Its own session (the launcher's child is not a group leader, so this succeeds): the
+    // container outlives the launcher and the server.
     let _ = rustix::process::setsid();
     let mut reporter = Reporter {
-        out: Some(io::stdout()),
+        conn: Some(UnixStream::from(conn)),
     };
-    match run(Path::new(&path), &mut reporter) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(&path, &mut reporter) {
+        Ok(()) => 0,
         Err(message) => {
             reporter.send(&Report::Failed(message));
-            ExitCode::FAILURE
+            1
         }
     }
 }
 
-/// The one-line report to the server, sent at most once.
+/// The shim's connection to the server: the spec comes in, one report line goes out.
 struct Reporter {
-    out: Option<io::Stdout>,
+    conn: Option<UnixStream>,
 }
 
 impl Reporter {
+    /// The spec: everything the server writes before shutting down its side.
+    fn input(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        if let Some(conn) = &self.conn {
+            let mut conn: &UnixStream = conn;
+            conn.read_to_end(&mut bytes)?;
+        }
+        Ok(bytes)
+    }
+
+    /// Sends the report, at most once, and closes the connection.
     fn send(&mut self, report: &Report) {
-        if let Some(mut out) = self.out.take()
+        if let Some(mut conn) = self.conn.take()
             && let Ok(mut line) = serde_json::to_vec(report)
         {
             line.push(b'\n');
-            // The server may be gone (adoption later reads state.json instead).
-            let _ = out.write_all(&line);
-            let _ = out.flush();
+            // The server may be gone (adoption later reads the state file instead).
+            let _ = conn.write_all(&line);
         }
     }
 }
@@ -87,10 +112,9 @@ impl Reporter {
 fn run(path: &Path, reporter: &mut Reporter) -> Result<(), String> {
     let mut state_file =
         StateFile::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    io::stdin()
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the spec from stdin: {e}"))?;
+    let bytes = reporter
+        .input()
+        .map_err(|e| format!("cannot read the spec: {e}"))?;
     let input: ShimInput = serde_json::from_slice(&bytes)
         .map_err(|e| format!("cannot parse the spec from stdin: {e}"))?;
     let mut work = path.as_os_str().to_owned();

@@ -1,5 +1,6 @@
 //! Thin wrappers over the few Linux calls the runtime needs beyond `std`: process identity
-//! from `/proc`, pidfds, signals to process groups, and `unshare` (the crate's only `unsafe`).
+//! from `/proc`, pidfds, signals to process groups, `fork` for the launcher and `unshare`
+//! (the crate's only `unsafe`).
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -99,6 +100,26 @@ pub(crate) async fn exited(pidfd: OwnedFd) -> io::Result<()> {
     let fd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }?;
     let _ready = fd.readable().await?;
     Ok(())
+}
+
+/// Which side of a [`fork`] this is.
+pub(crate) enum Forked {
+    Parent,
+    Child,
+}
+
+/// `fork(2)`. Only for the launcher, which is single-threaded: after a fork only the calling
+/// thread exists in the child, so a process with other threads (the server) must never fork.
+#[allow(unsafe_code)]
+pub(crate) fn fork() -> io::Result<Forked> {
+    // SAFETY: the launcher calls this from its only thread (it runs before any async runtime
+    // or logging starts, see `shim::main`), so no lock held by another thread can be
+    // inherited locked by the child, and the child may go on using std and the allocator.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        _ => Ok(Forked::Parent),
+    }
 }
 
 /// Which namespaces [`unshare`] creates.

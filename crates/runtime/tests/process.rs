@@ -486,3 +486,25 @@ async fn bench_functions_run() {
     assert!(rate > 0.0);
     assert!(rt.adopt().expect("adopt").is_empty());
 }
+
+/// A container whose supervisor never recorded a state (the server was killed between
+/// creating its state file and the shim's first write) is adopted as lost, and waiting for
+/// it returns at once instead of failing on a pidfd of pid 0 (which left such a pod
+/// Running for ever).
+#[tokio::test]
+async fn adopting_a_container_that_never_recorded_a_state() {
+    let env = Env::new();
+    let root = env.config().state_root;
+    std::fs::create_dir_all(&root).expect("state root");
+    let id = unique("never");
+    std::fs::write(root.join(format!("{id}.state")), b"").expect("empty state file");
+    let rt = env.runtime();
+    let handles = rt.adopt().expect("adopt");
+    assert_eq!(handles.len(), 1, "{handles:?}");
+    let exit = tokio::time::timeout(Duration::from_secs(60), rt.wait(&handles[0]))
+        .await
+        .expect("wait returns (hang guard, not a performance threshold)")
+        .expect("wait");
+    assert_eq!(exit.reason, ExitReason::Lost, "{exit:?}");
+    rt.remove(&handles[0]).expect("remove");
+}

@@ -5,6 +5,7 @@
 mod auth;
 mod crud;
 mod errors;
+mod limits;
 mod list;
 mod patch;
 mod pods;
@@ -140,6 +141,11 @@ impl Harness {
             token: None,
             pod_logs: Some(logs),
         });
+    }
+
+    /// Puts the listener's request limits in front of the router.
+    pub fn set_limits(&mut self, limits: crate::limits::Limits) {
+        self.app = crate::limits::layer(self.app.clone(), limits);
     }
 
     /// Moves the clock forward.

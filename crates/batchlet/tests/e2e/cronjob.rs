@@ -1,28 +1,16 @@
-//! The CronJob controller and `batchlet schedule`, driven by kubectl. Sub-minute `@every`
-//! schedules keep the tests short (batchlet names their Jobs by seconds); the tests play
-//! the kubelet where a Job must finish, so they do not depend on the node agent.
+//! The CronJob controller and `batchlet schedule`, driven by kubectl. The Jobs' pods run for
+//! real on the node agent. Sub-minute `@every` schedules keep the tests short (batchlet
+//! names their Jobs by seconds) where the acceptance does not say "every minute"; where a
+//! Job must finish by a given time the tests also play the kubelet (`finish_pods`). The
+//! seed's per-minute `cj-hello` runs for five minutes, a server outage included.
 
-use crate::harness::{Server, kubectl_available};
+use crate::harness::{
+    Server, create, events_of, eventually, eventually_within, kubectl_available, list, marked_env,
+    marked_processes,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
-
-/// Turns a hang into a failure; never a performance threshold.
-const PATIENCE: Duration = Duration::from_secs(90);
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn create(s: &Server, obj: &Value) -> crate::harness::Run {
-    let r = s.kubectl_stdin(&["create", "-f", "-"], obj.to_string().as_bytes());
-    assert!(r.success, "{r:?}");
-    r
-}
+use std::time::Duration;
 
 fn cronjob(name: &str, schedule: &str, spec: Value, command: &[&str]) -> Value {
     let mut s = json!({
@@ -36,12 +24,6 @@ fn cronjob(name: &str, schedule: &str, spec: Value, command: &[&str]) -> Value {
         b.extend(extra);
     }
     json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name}, "spec": s})
-}
-
-fn list(s: &Server, what: &str) -> Vec<Value> {
-    let out = s.ok(&["get", what, "-o", "json"]);
-    let v: Value = serde_json::from_str(&out).expect("json");
-    v["items"].as_array().cloned().unwrap_or_default()
 }
 
 /// A CronJob's Jobs (controlled by it): name, scheduled time, finished condition.
@@ -75,19 +57,6 @@ fn jobs_of(s: &Server, cj: &str) -> Vec<JobView> {
         .collect();
     out.sort_by_key(|j| j.scheduled);
     out
-}
-
-fn events_of(s: &Server, name: &str) -> Vec<(String, String)> {
-    list(s, "events")
-        .iter()
-        .filter(|e| e["involvedObject"]["name"] == name)
-        .map(|e| {
-            (
-                e["reason"].as_str().unwrap_or("").to_owned(),
-                e["message"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Plays the kubelet: every unfinished pod whose Job name starts with `prefix` succeeds.
@@ -175,38 +144,82 @@ fn runs_keep_the_history_limit_and_suspend_stops_them() {
     std::thread::sleep(Duration::from_secs(5));
     let after: Vec<String> = jobs_of(&s, "often").into_iter().map(|j| j.name).collect();
     assert_eq!(before, after);
+    // Resumed: runs again. As in Kubernetes (no startingDeadlineSeconds), the most recent
+    // run missed while suspended starts at once; batchlet names the others in an Event.
+    let last = jobs_of(&s, "often").last().expect("a Job").scheduled;
+    s.ok(&[
+        "patch",
+        "cronjob",
+        "often",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
+    eventually("a run after the suspension", || {
+        finish_pods(&s, "often-");
+        jobs_of(&s, "often").iter().any(|j| j.scheduled > last)
+    });
+    let missed: Vec<(String, String)> = events_of(&s, "often")
+        .into_iter()
+        .filter(|(r, _)| r == "MissSchedule")
+        .collect();
+    let first_missed = (last + jiff::SignedDuration::from_secs(2))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert!(
+        missed
+            .iter()
+            .any(|(_, m)| m.contains(&first_missed) && m.contains("superseded")),
+        "no MissSchedule naming {first_missed}: {missed:?}"
+    );
 }
 
+/// The Job names (`E2E_JOB`) of the live processes of `cronjob`'s Jobs.
+fn running_jobs(s: &Server, cronjob: &str) -> BTreeSet<String> {
+    marked_processes(s)
+        .into_iter()
+        .filter_map(|p| p.env.get("E2E_JOB").cloned())
+        .filter(|j| j.starts_with(&format!("{cronjob}-")))
+        .collect()
+}
+
+/// Forbid, Replace and Allow, each every 2 s with Jobs that sleep 20 s, on real processes.
 #[test]
-fn forbid_waits_and_replace_replaces() {
+fn forbid_waits_replace_replaces_and_allow_overlaps() {
     if !kubectl_available() {
         return;
     }
     let s = Server::start();
-    let sleep = ["sleep", "20"];
-    create(
-        &s,
-        &cronjob(
-            "forbid",
+    for (name, policy) in [
+        ("forbid", "Forbid"),
+        ("replace", "Replace"),
+        ("allow", "Allow"),
+    ] {
+        let mut cj = cronjob(
+            name,
             "@every 2s",
-            json!({"concurrencyPolicy": "Forbid"}),
-            &sleep,
-        ),
-    );
-    create(
-        &s,
-        &cronjob(
-            "replace",
-            "@every 2s",
-            json!({"concurrencyPolicy": "Replace"}),
-            &sleep,
-        ),
-    );
+            json!({"concurrencyPolicy": policy}),
+            &["sleep", "20"],
+        );
+        cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"] =
+            marked_env(&s);
+        create(&s, &cj);
+    }
     let mut replaced = BTreeSet::new();
-    eventually("Replace starts three Jobs", || {
-        replaced.extend(jobs_of(&s, "replace").into_iter().map(|j| j.name));
-        replaced.len() >= 3
-    });
+    let mut overlapping = BTreeSet::new();
+    eventually(
+        "Replace starts three Jobs and Allow runs two at once",
+        || {
+            let forbid = running_jobs(&s, "forbid");
+            assert!(forbid.len() <= 1, "Forbid runs {forbid:?}");
+            replaced.extend(jobs_of(&s, "replace").into_iter().map(|j| j.name));
+            let allow = running_jobs(&s, "allow");
+            if allow.len() >= 2 {
+                overlapping = allow;
+            }
+            replaced.len() >= 3 && overlapping.len() >= 2
+        },
+    );
     assert_eq!(jobs_of(&s, "forbid").len(), 1, "Forbid never runs two");
     let events = events_of(&s, "forbid");
     assert!(
@@ -228,6 +241,22 @@ fn forbid_waits_and_replace_replaces() {
         ]);
         active.split_whitespace().count() == 1
     });
+    // A replaced Job's process is killed with it (each would sleep 20 s otherwise).
+    eventually("the replaced Jobs' processes to be killed", || {
+        let current: BTreeSet<String> =
+            jobs_of(&s, "replace").into_iter().map(|j| j.name).collect();
+        let gone: BTreeSet<&String> = replaced.difference(&current).collect();
+        let running = running_jobs(&s, "replace");
+        !gone.is_empty() && gone.iter().all(|j| !running.contains(*j))
+    });
+    let active = s.ok(&[
+        "get",
+        "cronjob",
+        "allow",
+        "-o",
+        "jsonpath={.status.active[*].name}",
+    ]);
+    assert!(active.split_whitespace().count() >= 2, "{active}");
 }
 
 #[test]
@@ -322,27 +351,124 @@ fn manual_jobs_run_at_once_and_are_never_pruned() {
     );
 }
 
+/// The ACTIVE and LAST SCHEDULE cells of `kubectl get cronjob cj-hello` (counted from the
+/// right: the schedule has spaces).
+fn active_and_last_schedule(s: &Server) -> (String, String) {
+    let row = s.ok(&["get", "cronjob", "cj-hello", "--no-headers"]);
+    let cells: Vec<&str> = row.split_whitespace().rev().collect();
+    assert!(cells.len() >= 7, "{row}");
+    (cells[2].to_owned(), cells[1].to_owned())
+}
+
+/// The minute boundaries in `(after, until]`.
+fn minutes_between(after: jiff::Timestamp, until: jiff::Timestamp) -> Vec<jiff::Timestamp> {
+    let first = after.as_second().div_euclid(60) * 60 + 60;
+    (first..=until.as_second())
+        .step_by(60)
+        .map(|t| jiff::Timestamp::from_second(t).expect("time"))
+        .collect()
+}
+
+/// The seed's `cj-hello` (typos fixed) for five minutes of wall time, mostly sleeping: a Job
+/// every minute named by its minute, `kubectl get cronjob` with LAST SCHEDULE and ACTIVE;
+/// the server SIGKILLed over two scheduled minutes and started again runs exactly one
+/// catch-up Job and names the missed run in a `MissSchedule` Event; at the end 3 successful
+/// Jobs remain (`successfulJobsHistoryLimit: 3`).
 #[test]
-fn the_seed_cronjob_creates_its_first_job_within_a_minute() {
+fn the_seed_cronjob_runs_every_minute_catches_up_once_and_keeps_three() {
     if !kubectl_available() {
         return;
     }
-    let s = Server::start();
+    // A minute boundary plus a loaded machine's delay.
+    let minute = Duration::from_secs(150);
+    let mut s = Server::start();
     s.ok(&["apply", "-f", "cronjob-fixed.yaml"]);
-    eventually("cj-hello's first Job", || {
-        !jobs_of(&s, "cj-hello").is_empty()
+    let mut first = None;
+    eventually_within(minute, "cj-hello's first Job to complete", || {
+        first = jobs_of(&s, "cj-hello").into_iter().find(|j| j.complete);
+        first.is_some()
     });
-    let job = &jobs_of(&s, "cj-hello")[0];
+    let first = first.expect("a Job");
     assert_eq!(
-        job.name,
-        format!("cj-hello-{}", job.scheduled.as_second() / 60)
+        first.name,
+        format!("cj-hello-{}", first.scheduled.as_second() / 60)
     );
-    assert_eq!(job.scheduled.as_second() % 60, 0);
+    assert_eq!(first.scheduled.as_second() % 60, 0);
+    let logs = s.ok(&["logs", &format!("job/{}", first.name)]);
+    assert!(
+        logs.ends_with("Hello from the Kubernetes cluster\n"),
+        "{logs:?}"
+    );
+    let table = s.ok(&["get", "cronjob", "cj-hello"]);
+    let header = table.lines().next().unwrap_or_default();
+    assert!(
+        header.split_whitespace().collect::<Vec<_>>()
+            == [
+                "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"
+            ],
+        "{table}"
+    );
     eventually("LAST SCHEDULE is shown", || {
-        // NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST-SCHEDULE AGE
-        let row = s.ok(&["get", "cronjob", "cj-hello", "--no-headers"]);
-        row.split_whitespace().nth(5).is_some_and(|c| c != "<none>")
+        let (active, last) = active_and_last_schedule(&s);
+        assert!(active.parse::<u32>().is_ok(), "ACTIVE: {active}");
+        last != "<none>"
     });
+
+    // Down over two scheduled minutes; started again well before the next one.
+    s.kill();
+    let down = jiff::Timestamp::now();
+    let missed = minutes_between(down, down + jiff::SignedDuration::from_secs(120));
+    let (skipped, catch_up) = (missed[0], missed[1]);
+    let wake = catch_up + jiff::SignedDuration::from_secs(5);
+    if let Ok(d) = Duration::try_from(wake.duration_since(jiff::Timestamp::now())) {
+        std::thread::sleep(d);
+    }
+    s.restart();
+    let up = jiff::Timestamp::now();
+    assert_eq!(minutes_between(down, up), missed, "restarted too late");
+    eventually_within(minute, "the catch-up Job", || {
+        jobs_of(&s, "cj-hello")
+            .iter()
+            .any(|j| j.scheduled == catch_up)
+    });
+    let during: Vec<JobView> = jobs_of(&s, "cj-hello")
+        .into_iter()
+        .filter(|j| j.scheduled > down && j.scheduled < up)
+        .collect();
+    assert_eq!(during.len(), 1, "one catch-up Job: {during:?}");
+    let skipped_text = skipped.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let events = events_of(&s, "cj-hello");
+    assert!(
+        events
+            .iter()
+            .any(|(r, m)| r == "MissSchedule" && m.contains(&skipped_text)),
+        "no MissSchedule naming {skipped_text}: {events:?}"
+    );
+
+    // Two more runs: the oldest Job is pruned, three successful ones remain.
+    let last = catch_up + jiff::SignedDuration::from_secs(120);
+    let mut kept = Vec::new();
+    eventually_within(
+        3 * minute,
+        "three successful Jobs, the last one at +2 min",
+        || {
+            kept = jobs_of(&s, "cj-hello");
+            kept.len() == 3 && kept.iter().all(|j| j.complete) && kept[2].scheduled >= last
+        },
+    );
+    assert!(kept.iter().all(|j| j.scheduled >= catch_up), "{kept:?}");
+    let events = events_of(&s, "cj-hello");
+    assert!(
+        events
+            .iter()
+            .any(|(r, m)| r == "SuccessfulDelete" && m.contains(&first.name)),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(r, _)| r == "SawCompletedJob"),
+        "{events:?}"
+    );
+    assert_ne!(active_and_last_schedule(&s).1, "<none>");
 }
 
 #[test]

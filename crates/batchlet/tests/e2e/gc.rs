@@ -2,8 +2,7 @@
 //! (dependents collected after the owner), Orphan (dependents keep running, without the
 //! reference), Foreground (the owner goes last), and namespace deletion.
 
-use crate::harness::{Server, kubectl_available};
-use std::time::{Duration, Instant};
+use crate::harness::{Server, eventually, kubectl_available};
 
 fn job_uid(s: &Server, ns: &str, name: &str) -> String {
     s.ok(&[
@@ -38,14 +37,6 @@ fn job_with_pod(s: &Server, ns: &str, name: &str) -> String {
     let r = s.kubectl_stdin(&["create", "-n", ns, "-f", "-"], pod.to_string().as_bytes());
     assert!(r.success, "{r:?}");
     format!("{name}-pod")
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn pod_exists(s: &Server, ns: &str, pod: &str) -> bool {

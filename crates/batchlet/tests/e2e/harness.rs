@@ -1,10 +1,13 @@
-//! Starting the server binary and running kubectl against it.
+//! Starting the server binary and running kubectl against it, and the helpers the tests
+//! share: waiting for a condition, writing manifests, reading Jobs, pods and Events, and
+//! finding the host processes of a pod.
 
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long to wait for the server to announce itself.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -16,6 +19,9 @@ pub fn examples() -> PathBuf {
 
 /// The kubectl to use, or None (after printing why) when the test should be skipped.
 pub fn kubectl_available() -> bool {
+    if nested() {
+        return false;
+    }
     let found = Command::new("kubectl")
         .arg("version")
         .arg("--client")
@@ -283,4 +289,217 @@ pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
         }
     });
     rx
+}
+
+/// Set by the README test when it runs the README's `cargo test --workspace` in a clone: the
+/// end-to-end tests were just run by the outer test run, so the nested one skips them (it
+/// checks that a clean clone builds and passes its unit tests) and cannot recurse.
+pub const NESTED_ENV: &str = "BATCHLET_E2E_NESTED";
+
+/// True (after printing why) when this is the README test's nested run.
+pub fn nested() -> bool {
+    let nested = std::env::var_os(NESTED_ENV).is_some();
+    if nested {
+        eprintln!("SKIPPED: nested run of the README's test command ({NESTED_ENV} is set)");
+    }
+    nested
+}
+
+/// The result of one `batchlet` command.
+#[derive(Debug)]
+pub struct Exit {
+    /// The exit status (None: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `batchlet ARGS` in the examples directory and waits for it.
+pub fn batchlet(args: &[&str]) -> Exit {
+    let out = Command::new(env!("CARGO_BIN_EXE_batchlet"))
+        .args(args)
+        .current_dir(examples())
+        .env("BATCHLET_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run batchlet");
+    Exit {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// How long `eventually` waits: it turns a hang into a failure and is never a performance
+/// threshold (the controllers react in milliseconds; a loaded CI machine may not).
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+/// Polls `f` until it holds; fails the test after [`PATIENCE`].
+pub fn eventually(what: &str, f: impl FnMut() -> bool) {
+    eventually_within(PATIENCE, what, f)
+}
+
+/// Polls `f` until it holds; fails the test after `patience`.
+pub fn eventually_within(patience: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + patience;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `kubectl apply -f -` of a YAML or JSON manifest; asserts success.
+pub fn apply(s: &Server, manifest: &str) -> Run {
+    let r = s.kubectl_stdin(&["apply", "-f", "-"], manifest.as_bytes());
+    assert!(r.success, "{r:?}");
+    r
+}
+
+/// `kubectl create -f -` of an object; asserts success.
+pub fn create(s: &Server, obj: &Value) -> Run {
+    let r = s.kubectl_stdin(&["create", "-f", "-"], obj.to_string().as_bytes());
+    assert!(r.success, "{r:?}");
+    r
+}
+
+/// The items of `kubectl get WHAT -o json` (in the default namespace).
+pub fn list(s: &Server, what: &str) -> Vec<Value> {
+    let out = s.ok(&["get", what, "-o", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("json");
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// One pod of a Job as the API shows it.
+#[derive(Debug, Clone)]
+pub struct PodView {
+    /// metadata.name.
+    pub name: String,
+    /// status.phase.
+    pub phase: String,
+    /// metadata.deletionTimestamp is set.
+    pub deleting: bool,
+}
+
+/// The pods of Job `job` (by the `batch.kubernetes.io/job-name` label).
+pub fn pods(s: &Server, job: &str) -> Vec<PodView> {
+    let out = s.ok(&[
+        "get",
+        "pods",
+        "-l",
+        &format!("batch.kubernetes.io/job-name={job}"),
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut f = l.split('|');
+            PodView {
+                name: f.next().unwrap_or_default().to_owned(),
+                phase: f.next().unwrap_or_default().to_owned(),
+                deleting: !f.next().unwrap_or_default().is_empty(),
+            }
+        })
+        .collect()
+}
+
+/// The names of Job `job`'s pods that are neither finished nor being deleted.
+pub fn active(s: &Server, job: &str) -> Vec<String> {
+    pods(s, job)
+        .into_iter()
+        .filter(|p| !p.deleting && p.phase != "Succeeded" && p.phase != "Failed")
+        .map(|p| p.name)
+        .collect()
+}
+
+/// A JSONPath `path` (with its braces) of Job `job`.
+pub fn job_field(s: &Server, job: &str, path: &str) -> String {
+    s.ok(&["get", "job", job, "-o", &format!("jsonpath={path}")])
+}
+
+/// `status/reason` of the Job's condition `type_` (`/` when it has none).
+pub fn condition(s: &Server, job: &str, type_: &str) -> String {
+    job_field(
+        s,
+        job,
+        &format!(
+            "{{.status.conditions[?(@.type==\"{type_}\")].status}}/{{.status.conditions[?(@.type==\"{type_}\")].reason}}"
+        ),
+    )
+}
+
+/// `(reason, message)` of the Events about the object named `name`.
+pub fn events_of(s: &Server, name: &str) -> Vec<(String, String)> {
+    list(s, "events")
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name)
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or("").to_owned(),
+                e["message"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The variable that marks the host processes of one test's pods (see [`marked_env`]).
+pub const MARK: &str = "E2E_MARK";
+
+/// `env` entries for a pod's container that let a test find its host processes:
+/// `E2E_MARK` (unique to the server `s`), `E2E_POD` (the pod's name) and `E2E_JOB` (its
+/// `batch.kubernetes.io/job-name` label), the last two through the downward API.
+pub fn marked_env(s: &Server) -> Value {
+    serde_json::json!([
+        {"name": MARK, "value": s.dir.path().to_string_lossy()},
+        {"name": "E2E_POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "E2E_JOB", "valueFrom": {"fieldRef":
+            {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}}},
+    ])
+}
+
+/// A live host process (zombies excluded) of a pod.
+#[derive(Debug, Clone)]
+pub struct HostProcess {
+    /// Its arguments, joined by spaces.
+    pub cmdline: String,
+    /// Its environment.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// The live host processes of the pods of server `s` whose containers have
+/// [`marked_env`] (a container's processes inherit its `env`; the shims do not have it).
+pub fn marked_processes(s: &Server) -> Vec<HostProcess> {
+    let want = s.dir.path().to_string_lossy().into_owned();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let split = |bytes: Vec<u8>| -> Vec<String> {
+        bytes
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    };
+    procs
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let env = split(std::fs::read(format!("/proc/{pid}/environ")).ok()?);
+            let env: std::collections::BTreeMap<String, String> = env
+                .iter()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            if env.get(MARK) != Some(&want) {
+                return None;
+            }
+            // A zombie has an empty cmdline: it is gone but for its exit status.
+            let cmd = split(std::fs::read(format!("/proc/{pid}/cmdline")).ok()?);
+            (!cmd.is_empty()).then(|| HostProcess {
+                cmdline: cmd.join(" "),
+                env,
+            })
+        })
+        .collect()
 }

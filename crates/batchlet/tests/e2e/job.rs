@@ -4,77 +4,12 @@
 //! tests set pod status through the `status` subresource as a kubelet would. The real agent
 //! runs Job pods in `pods.rs` and `seed.rs`.
 
-use crate::harness::{Server, examples, kubectl_available};
+use crate::harness::{
+    PATIENCE, Server, active, apply, condition, eventually, examples, job_field, kubectl_available,
+    pods,
+};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-/// Generous: the controller reacts in milliseconds; a slow CI machine may not.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn apply(s: &Server, yaml: &str) {
-    let r = s.kubectl_stdin(&["apply", "-f", "-"], yaml.as_bytes());
-    assert!(r.success, "{r:?}");
-}
-
-/// One pod of a Job as the API shows it.
-#[derive(Debug, Clone)]
-struct PodView {
-    name: String,
-    phase: String,
-    deleting: bool,
-}
-
-fn pods(s: &Server, job: &str) -> Vec<PodView> {
-    let out = s.ok(&[
-        "get",
-        "pods",
-        "-l",
-        &format!("batch.kubernetes.io/job-name={job}"),
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.metadata.deletionTimestamp}{\"\\n\"}{end}",
-    ]);
-    out.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut f = l.split('|');
-            PodView {
-                name: f.next().unwrap_or_default().to_owned(),
-                phase: f.next().unwrap_or_default().to_owned(),
-                deleting: !f.next().unwrap_or_default().is_empty(),
-            }
-        })
-        .collect()
-}
-
-fn active(s: &Server, job: &str) -> Vec<String> {
-    pods(s, job)
-        .into_iter()
-        .filter(|p| !p.deleting && p.phase != "Succeeded" && p.phase != "Failed")
-        .map(|p| p.name)
-        .collect()
-}
-
-fn job_field(s: &Server, job: &str, path: &str) -> String {
-    s.ok(&["get", "job", job, "-o", &format!("jsonpath={path}")])
-}
-
-fn condition(s: &Server, job: &str, type_: &str) -> String {
-    job_field(
-        s,
-        job,
-        &format!(
-            "{{.status.conditions[?(@.type==\"{type_}\")].status}}/{{.status.conditions[?(@.type==\"{type_}\")].reason}}"
-        ),
-    )
-}
 
 /// Plays the kubelet: the pod's one container `container` terminated with `code`; the pod is
 /// Succeeded for 0 and Failed otherwise.

@@ -6,16 +6,24 @@
 
 mod harness;
 
+mod access;
+mod client;
+
 mod apply;
 mod bench;
 mod cronjob;
 mod discovery;
 mod errors;
+mod examples;
 mod gc;
 mod get;
 mod job;
+mod job_real;
+mod load;
 mod pods;
 mod protobuf;
 mod restart;
+mod run;
 mod seed;
 mod ssa;
+mod torture;

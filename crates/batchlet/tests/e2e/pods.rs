@@ -2,21 +2,12 @@
 //! `--previous`, `-f`), crash-loop restarts, memory limits, start errors, claims, survival of
 //! a server SIGKILL, and graceful deletion.
 
-use crate::harness::{Server, kubectl_available, lines_of, rows, wait_for_line};
+use crate::harness::{
+    PATIENCE, Server, create, eventually, kubectl_available, lines_of, rows, wait_for_line,
+};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// Turns a hang into a failure; never a performance threshold.
-const PATIENCE: Duration = Duration::from_secs(90);
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn pod(name: &str, policy: &str, command: &[&str]) -> Value {
     json!({
@@ -26,11 +17,6 @@ fn pod(name: &str, policy: &str, command: &[&str]) -> Value {
             {"name": "main", "image": "busybox:1.36", "command": command}
         ]}
     })
-}
-
-fn create(s: &Server, obj: &Value) {
-    let r = s.kubectl_stdin(&["create", "-f", "-"], obj.to_string().as_bytes());
-    assert!(r.success, "{r:?}");
 }
 
 fn get(s: &Server, name: &str) -> Value {

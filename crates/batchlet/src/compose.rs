@@ -1,0 +1,111 @@
+//! The composition `server` and `run` share: the in-process kube client over the router, the
+//! container runtime, the node agent, and the controllers' loops.
+
+use anyhow::{Context, Result};
+use apiserver::AppState;
+use runtime::ProcessRuntime;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// The parts built over one [`AppState`].
+pub struct Composition {
+    /// A kube client of an in-process router: the same write path as kubectl's, without TCP,
+    /// TLS or a token (nothing outside the process can reach it).
+    pub client: kube::Client,
+    /// The container runtime the agent runs pods with (kept to stop leftovers at `run`'s end).
+    pub runtime: Arc<ProcessRuntime>,
+    /// The node agent.
+    pub agent: Arc<agent::Agent<ProcessRuntime>>,
+    /// The router to serve to outside clients: `state` with the agent as its log provider.
+    pub app: axum::Router,
+}
+
+/// Which loops to start.
+#[derive(Debug, Clone, Copy)]
+pub struct Loops {
+    /// The CronJob controller (`run --now` creates its one Job itself and leaves it out).
+    pub cronjob: bool,
+}
+
+/// Builds the client, runtime and agent for `state` over the data dir `dir`.
+pub fn compose(state: AppState, dir: &Path, node_name: String) -> Result<Composition> {
+    let local = apiserver::router(AppState {
+        token: None,
+        ..state.clone()
+    });
+    let client = kube::Client::new(local, "default");
+    let runtime = Arc::new(
+        ProcessRuntime::new(runtime::Config {
+            state_root: dir.join("containers"),
+            shim: runtime::ShimCommand::current_exe("shim")
+                .context("locating the batchlet binary")?,
+        })
+        .context("starting the container runtime")?,
+    );
+    let agent = agent::Agent::new(
+        client.clone(),
+        Arc::clone(&runtime),
+        agent::Config::new(node_name, dir),
+        state.shutdown.clone(),
+    );
+    let app = apiserver::router(AppState {
+        pod_logs: Some(Arc::new(crate::pod_logs::AgentLogs(agent.clone()))),
+        ..state
+    });
+    Ok(Composition {
+        client,
+        runtime,
+        agent,
+        app,
+    })
+}
+
+impl Composition {
+    /// Spawns the controllers, the scheduler and the node agent; they stop when the state's
+    /// shutdown token is cancelled (the agent leaves containers running, to adopt them later).
+    pub fn spawn_loops(
+        &self,
+        tasks: &mut JoinSet<()>,
+        shutdown: &tokio_util::sync::CancellationToken,
+        loops: Loops,
+    ) {
+        let client = &self.client;
+        // One shared watch cache per kind for every controller and the agent.
+        let informers = controllers::informers::Informers::new(client);
+        tasks.spawn(informers.clone().run(shutdown.clone()));
+        tasks.spawn(controllers::garbage_collector::run(
+            client.clone(),
+            informers.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(controllers::scheduler::run(
+            client.clone(),
+            informers.clone(),
+            shutdown.clone(),
+        ));
+        // The agent stops its loops on shutdown and leaves the containers running: the next
+        // start adopts them.
+        tasks.spawn(Arc::clone(&self.agent).run_shared(
+            format!("batchlet-process://{}", env!("CARGO_PKG_VERSION")),
+            informers.pods.clone(),
+        ));
+        tasks.spawn(controllers::job::run(
+            client.clone(),
+            informers.clone(),
+            shutdown.clone(),
+        ));
+        if loops.cronjob {
+            tasks.spawn(controllers::cronjob::run(
+                client.clone(),
+                informers.clone(),
+                shutdown.clone(),
+            ));
+        }
+        tasks.spawn(controllers::ttl_after_finished::run(
+            client.clone(),
+            informers,
+            shutdown.clone(),
+        ));
+    }
+}
