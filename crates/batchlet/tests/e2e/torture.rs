@@ -434,7 +434,14 @@ fn torture_sigkill_during_jobs_cronjobs_and_write_bursts() {
             cron_runs.len()
         ),
     );
-    // No process of any pod outlives its pod's end.
+    // No process of any pod outlives its pod's end. Stop the server first: while it runs, its
+    // launcher of shims (`batchlet shim STATE_ROOT`, one per server) is alive by design, and
+    // it must exit with the server; every pod has ended, so nothing else may remain.
+    let status = s.terminate();
+    check(
+        status.success(),
+        format!("the server stops cleanly ({status:?})"),
+    );
     let mut left = Vec::new();
     for _ in 0..120 {
         left = container_processes(s.dir.path());
