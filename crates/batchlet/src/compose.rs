@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use apiserver::AppState;
+use apiserver::registry::Registry;
 use runtime::ProcessRuntime;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +29,38 @@ pub struct Loops {
     pub cronjob: bool,
 }
 
+/// Opens (creating it 0600 when absent, so that the store and the WAL and shared-memory files
+/// SQLite makes with its mode are the owner's only) the store `dir/state.db`, and bootstraps
+/// the system namespaces through a registry over it.
+pub async fn open_store(dir: &Path) -> Result<(store::Store, Registry)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let db = dir.join("state.db");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&db)
+        .with_context(|| format!("creating {}", db.display()))?;
+    let store = store::Store::open(&db, store::Options::default())
+        .with_context(|| format!("opening the store {}", db.display()))?;
+    let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
+    registry
+        .bootstrap()
+        .await
+        .context("creating the system namespaces")?;
+    Ok((store, registry))
+}
+
+/// The process runtime with its state under `dir/containers`, its shims launched from this
+/// binary (`batchlet shim`).
+pub fn process_runtime(dir: &Path) -> Result<ProcessRuntime> {
+    ProcessRuntime::new(runtime::Config {
+        state_root: dir.join("containers"),
+        shim: runtime::ShimCommand::current_exe("shim").context("locating the batchlet binary")?,
+    })
+    .context("starting the container runtime")
+}
+
 /// Builds the client, runtime and agent for `state` over the data dir `dir`.
 pub fn compose(state: AppState, dir: &Path, node_name: String) -> Result<Composition> {
     let local = apiserver::router(AppState {
@@ -35,14 +68,7 @@ pub fn compose(state: AppState, dir: &Path, node_name: String) -> Result<Composi
         ..state.clone()
     });
     let client = kube::Client::new(local, "default");
-    let runtime = Arc::new(
-        ProcessRuntime::new(runtime::Config {
-            state_root: dir.join("containers"),
-            shim: runtime::ShimCommand::current_exe("shim")
-                .context("locating the batchlet binary")?,
-        })
-        .context("starting the container runtime")?,
-    );
+    let runtime = Arc::new(process_runtime(dir)?);
     let agent = agent::Agent::new(
         client.clone(),
         Arc::clone(&runtime),

@@ -9,7 +9,6 @@ mod report;
 
 use anyhow::{Context, Result};
 use apiserver::AppState;
-use apiserver::registry::Registry;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -21,7 +20,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -111,14 +109,7 @@ pub async fn run(args: Args) -> Result<u8> {
             temp.path().to_owned()
         }
     };
-    let db = dir.join("state.db");
-    let store = store::Store::open(&db, store::Options::default())
-        .with_context(|| format!("opening the store {}", db.display()))?;
-    let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
-    registry
-        .bootstrap()
-        .await
-        .context("creating the system namespaces")?;
+    let (store, registry) = crate::compose::open_store(&dir).await?;
     let shutdown = CancellationToken::new();
     let state = AppState {
         registry,

@@ -4,7 +4,6 @@
 //! while containers keep running, then close the store).
 
 use anyhow::{Context, Result};
-use apiserver::registry::Registry;
 use apiserver::{AppState, kubeconfig, tls};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,20 +55,6 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/batchlet"))
 }
 
-/// Creates `path` empty with mode 0600 when it does not exist, so that the store (and the
-/// WAL and shared-memory files SQLite makes with the database's mode) is readable by the
-/// owner only.
-fn create_private(path: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    Ok(())
-}
-
 /// The machine's hostname, lowercased (node names are DNS subdomains).
 pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -96,15 +81,7 @@ pub async fn run(args: Args) -> Result<()> {
     let dir = data_dir(args.data_dir)?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data dir {}", dir.display()))?;
-    let db = dir.join("state.db");
-    create_private(&db)?;
-    let store = store::Store::open(&db, store::Options::default())
-        .with_context(|| format!("opening the store {}", db.display()))?;
-    let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
-    registry
-        .bootstrap()
-        .await
-        .context("creating the system namespaces")?;
+    let (store, registry) = crate::compose::open_store(&dir).await?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

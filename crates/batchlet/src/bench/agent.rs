@@ -8,25 +8,15 @@
 use super::{Sizes, median, ms, percentile, run_line, runs_list, spawn};
 use anyhow::{Context, Result};
 use apiserver::AppState;
-use apiserver::registry::Registry;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-fn process_runtime(dir: &Path) -> Result<runtime::ProcessRuntime> {
-    runtime::ProcessRuntime::new(runtime::Config {
-        state_root: dir.join("containers"),
-        shim: runtime::ShimCommand::current_exe("shim").context("locating the batchlet binary")?,
-    })
-    .context("starting the container runtime")
-}
-
 /// The agent's API: the apiserver's router over a fresh store in `dir`, as `compose` builds it.
 async fn in_process_api(dir: &Path) -> Result<(kube::Client, store::Store, CancellationToken)> {
-    let store = store::Store::open(&dir.join("state.db"), store::Options::default())
+    let (store, registry) = crate::compose::open_store(dir)
+        .await
         .context("opening the bench store")?;
-    let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
-    registry.bootstrap().await.context("bootstrapping")?;
     let shutdown = CancellationToken::new();
     let router = apiserver::router(AppState {
         registry,
@@ -47,7 +37,7 @@ pub async fn run(sizes: &Sizes, runs: usize) -> Result<()> {
         // The agent alone.
         let dir = tempfile::tempdir()?;
         let (client, store, shutdown) = in_process_api(dir.path()).await?;
-        let rt = Arc::new(process_runtime(dir.path())?);
+        let rt = Arc::new(crate::compose::process_runtime(dir.path())?);
         let lat = agent::bench::start_latency(
             client.clone(),
             Arc::clone(&rt),
@@ -84,7 +74,7 @@ pub async fn run(sizes: &Sizes, runs: usize) -> Result<()> {
 
         // The runtime alone, under the agent.
         let dir = tempfile::tempdir()?;
-        let rt = process_runtime(dir.path())?;
+        let rt = crate::compose::process_runtime(dir.path())?;
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs)?;
         let lat = runtime::bench::runtime_start_to_running(&rt, n, &logs).await?;
