@@ -14,5 +14,6 @@ pub mod resource;
 pub mod schedule;
 pub mod schema;
 pub mod selector;
+pub mod swagger;
 pub mod table;
 pub mod validation;

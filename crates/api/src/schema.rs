@@ -477,6 +477,13 @@ fn fnv_hex(bytes: &[u8]) -> String {
     format!("{h:016X}")
 }
 
+impl GroupVersionDoc {
+    /// `components.schemas` of the document (with the extensions added above).
+    pub fn schemas(&self) -> &Map<String, Value> {
+        &self.schemas
+    }
+}
+
 /// Every group-version document, built once.
 pub fn documents() -> &'static [GroupVersionDoc] {
     static DOCS: OnceLock<Vec<GroupVersionDoc>> = OnceLock::new();

@@ -194,6 +194,9 @@ fn finalizers_empty(obj: &Value) -> bool {
         .is_none_or(Vec::is_empty)
 }
 
+/// How a DELETE's failed UID or resourceVersion precondition begins, as the real server words it.
+const PRECONDITION_FAILED: &str = "Precondition failed";
+
 impl Registry {
     /// A registry over `store`, reading time from `clock`.
     pub fn new(store: Store, clock: Clock) -> Self {
@@ -460,7 +463,7 @@ impl Registry {
                 resource: r,
                 name: name.to_owned(),
                 detail: format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "{PRECONDITION_FAILED}: UID in precondition: {uid}, UID in object meta: {}",
                     meta_str(&old, "uid").unwrap_or_default()
                 ),
             });
@@ -645,8 +648,33 @@ impl Registry {
         }
     }
 
-    /// Deletes `name`, honouring preconditions and finalizers.
+    /// Deletes `name`, honouring preconditions and finalizers. A concurrent write between the
+    /// read and the compare-and-swap (a controller's status update) is not the caller's
+    /// conflict: as the real registry's storage delete and `GuaranteedUpdate` do, the
+    /// deletion is retried on the new version; only failed preconditions reach the caller.
     pub async fn delete(
+        &self,
+        r: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Deleted> {
+        const ATTEMPTS: usize = 32;
+        let mut attempt = 1;
+        loop {
+            match self.delete_once(r, ns, name, opts).await {
+                Err(ApiError::Conflict { detail, .. })
+                    if attempt < ATTEMPTS && !detail.starts_with(PRECONDITION_FAILED) =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt of [`Self::delete`] on the version read now.
+    async fn delete_once(
         &self,
         r: &'static ResourceInfo,
         ns: Option<&str>,
@@ -667,7 +695,7 @@ impl Registry {
                 resource: r,
                 name: name.to_owned(),
                 detail: format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "{PRECONDITION_FAILED}: UID in precondition: {uid}, UID in object meta: {}",
                     meta_str(&obj, "uid").unwrap_or_default()
                 ),
             });
@@ -679,7 +707,7 @@ impl Registry {
                 resource: r,
                 name: name.to_owned(),
                 detail: format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    "{PRECONDITION_FAILED}: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                     kv.mod_revision
                 ),
             });

@@ -590,3 +590,52 @@ async fn namespaces() {
     // Nothing of it is left in all-namespace lists.
     assert!(names(&h.get("/apis/batch/v1/jobs").await.expect(200)).is_empty());
 }
+
+/// A DELETE racing a controller's writes to the same object is not refused with a Conflict
+/// (the real registry retries its compare-and-swap on the new version): only a failed
+/// precondition is the caller's conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_racing_other_writes_is_retried_not_refused() {
+    let h = Arc::new(app().await);
+    for i in 0..20 {
+        let name = format!("raced-{i}");
+        h.create_job("default", job(&name)).await;
+        let path = job_path("default", &name);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (h, path, stop) = (h.clone(), path.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = h
+                        .patch(
+                            &path,
+                            "application/merge-patch+json",
+                            &json!({"metadata": {"labels": {"n": n.to_string()}}}),
+                        )
+                        .await;
+                    if r.status != StatusCode::OK {
+                        break;
+                    }
+                    n += 1;
+                    tokio::task::yield_now().await;
+                }
+                n
+            })
+        };
+        // Foreground: the deletion is a compare-and-swap write of deletionTimestamp.
+        let r = h
+            .delete(&path, Some(&json!({"propagationPolicy": "Foreground"})))
+            .await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.await.expect("writer");
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let got = h.get(&path).await.expect(200);
+        assert!(got["metadata"]["deletionTimestamp"].is_string(), "{got}");
+    }
+}

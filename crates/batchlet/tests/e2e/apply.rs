@@ -247,3 +247,92 @@ spec:
         "30"
     );
 }
+
+/// A `kind: List` (what `kubectl get -o yaml` prints) is validated by kubectl against
+/// `/openapi/v2` before anything is sent: it is created and applied item by item, and a typo
+/// in an item gets kubectl's own client-side validation error, as against a real cluster.
+#[test]
+fn a_list_is_created_and_its_typos_get_kubectls_validation_errors() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let job = |name: &str, extra: &str| {
+        format!(
+            "- apiVersion: batch/v1
+  kind: Job
+  metadata:
+    name: {name}
+  spec:
+    suspend: true{extra}
+    template:
+      spec:
+        restartPolicy: Never
+        containers:
+        - name: c
+          image: busybox
+          command: [\"true\"]
+"
+        )
+    };
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}{}",
+        job("listed-1", ""),
+        job("listed-2", "")
+    );
+    let r = s.kubectl_stdin(&["create", "-f", "-"], list.as_bytes());
+    assert!(r.success, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "job.batch/listed-1 created\njob.batch/listed-2 created\n"
+    );
+    // Created without apply's annotation: the first apply patches it in, as on a cluster.
+    let r = s.kubectl_stdin(&["apply", "-f", "-"], list.as_bytes());
+    assert!(r.success, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "job.batch/listed-1 configured\njob.batch/listed-2 configured\n"
+    );
+    assert!(
+        r.stderr
+            .contains("missing the kubectl.kubernetes.io/last-applied-configuration annotation"),
+        "{}",
+        r.stderr
+    );
+    let r = s.kubectl_stdin(&["apply", "-f", "-"], list.as_bytes());
+    assert!(r.success, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "job.batch/listed-1 unchanged\njob.batch/listed-2 unchanged\n"
+    );
+
+    let typo = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}",
+        job("listed-3", "\n    parallelizm: 2")
+    );
+    let r = s.kubectl_stdin(&["create", "-f", "-"], typo.as_bytes());
+    assert!(!r.success);
+    assert_eq!(
+        r.stderr.trim_end(),
+        "error: error validating \"STDIN\": error validating data: ValidationError(Job.spec): \
+         unknown field \"parallelizm\" in io.k8s.api.batch.v1.JobSpec; if you choose to ignore \
+         these errors, turn validation off with --validate=false"
+    );
+    let wrong_type = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}",
+        job("listed-3", "\n    parallelism: two")
+    );
+    let r = s.kubectl_stdin(&["create", "-f", "-"], wrong_type.as_bytes());
+    assert!(!r.success);
+    assert!(
+        r.stderr.contains(
+            "ValidationError(Job.spec.parallelism): invalid type for \
+             io.k8s.api.batch.v1.JobSpec.parallelism: got \"string\", expected \"integer\""
+        ),
+        "{}",
+        r.stderr
+    );
+    // Nothing of the refused lists was created.
+    let names = s.ok(&["get", "jobs", "-o", "name"]);
+    assert_eq!(names, "job.batch/listed-1\njob.batch/listed-2\n");
+}
