@@ -16,4 +16,5 @@ pub mod schema;
 pub mod selector;
 pub mod swagger;
 pub mod table;
+pub mod unmarshal;
 pub mod validation;

@@ -531,7 +531,7 @@ pub fn unknown_fields(r: &ResourceInfo, obj: &Value) -> Vec<String> {
 }
 
 /// `components.schemas` of the document serving `r` (with the extensions added above).
-pub(crate) fn components(r: &ResourceInfo) -> Option<&'static Map<String, Value>> {
+pub fn components(r: &ResourceInfo) -> Option<&'static Map<String, Value>> {
     let group_path = if r.group.is_empty() {
         format!("api/{}", r.version)
     } else {

@@ -48,7 +48,17 @@ fn typed<T: DeserializeOwned + Serialize>(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let mut t: T = serde_json::from_value(obj).map_err(|e| cannot_handle(r, e))?;
+    // Decoded from a reference so that, on failure, the body is still there to name the
+    // mismatched field in Go's words (serde's own message is the fallback).
+    let mut t = match T::deserialize(&obj) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(match api::unmarshal::type_error(r, &obj) {
+                Some(go) => cannot_handle(r, go),
+                None => cannot_handle(r, e),
+            });
+        }
+    };
     let old: Option<T> = match op.old() {
         Some(o) => Some(
             serde_json::from_value(o.clone())

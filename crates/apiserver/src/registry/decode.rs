@@ -104,6 +104,10 @@ pub fn decode(
     if validation != FieldValidation::Ignore {
         let unknown = api::schema::unknown_fields(r, &object);
         if !unknown.is_empty() {
+            // A value of the wrong type fails the decode before the strict check, as in Go.
+            if let Some(e) = api::unmarshal::type_error(r, &object) {
+                return Err(cannot_handle(r, e));
+            }
             let listed: Vec<String> = unknown
                 .iter()
                 .map(|f| format!("unknown field \"{f}\""))

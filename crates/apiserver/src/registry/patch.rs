@@ -154,6 +154,9 @@ impl Registry {
             if opts.field_validation != FieldValidation::Ignore {
                 let unknown = api::schema::unknown_fields(r, &patched);
                 if !unknown.is_empty() {
+                    if let Some(e) = api::unmarshal::type_error(r, &patched) {
+                        return Err(decode::cannot_handle(r, e));
+                    }
                     let listed: Vec<String> = unknown
                         .iter()
                         .map(|f| format!("unknown field \"{f}\""))

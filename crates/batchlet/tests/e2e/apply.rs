@@ -336,3 +336,49 @@ fn a_list_is_created_and_its_typos_get_kubectls_validation_errors() {
     let names = s.ok(&["get", "jobs", "-o", "name"]);
     assert_eq!(names, "job.batch/listed-1\njob.batch/listed-2\n");
 }
+
+/// A value of the wrong JSON type (the classic `command: "echo hi"`) gets the real server's
+/// message: Go's decoder naming the struct, the field path and the Go type.
+#[test]
+fn a_value_of_the_wrong_type_gets_gos_decoding_error() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let manifest = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: typed
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: \"echo hi\"
+";
+    let r = s.kubectl_stdin(&["create", "-f", "-"], manifest.as_bytes());
+    assert!(!r.success);
+    assert_eq!(
+        r.stderr.trim_end(),
+        "Error from server (BadRequest): error when creating \"STDIN\": Job in version \"v1\" \
+         cannot be handled as a Job: json: cannot unmarshal string into Go struct field \
+         Container.spec.template.spec.containers.command of type []string"
+    );
+    let r = s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        manifest
+            .replace("command: \"echo hi\"", "command: [echo, hi]")
+            .replace("  template:", "  parallelism: \"2\"\n  template:")
+            .as_bytes(),
+    );
+    assert!(!r.success);
+    assert!(
+        r.stderr.contains(
+            "json: cannot unmarshal string into Go struct field JobSpec.spec.parallelism of type int32"
+        ),
+        "{}",
+        r.stderr
+    );
+}
