@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use runtime::ContainerRuntime;
 use runtime::logs::ReadOptions;
@@ -16,39 +15,13 @@ use runtime::logs::ReadOptions;
 use crate::agent::Agent;
 use crate::ids;
 
-/// What `kubectl logs` asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogRequest {
-    /// The previous run.
-    pub previous: bool,
-    /// Stream until the container exits.
-    pub follow: bool,
-    /// The last N lines.
-    pub tail_lines: Option<u64>,
-    /// Only lines at or after this time.
-    pub since: Option<Timestamp>,
-    /// At most this many bytes.
-    pub limit_bytes: Option<u64>,
-    /// Prefix lines with their time.
-    pub timestamps: bool,
-}
-
-/// Why logs cannot be served.
-#[derive(Debug, thiserror::Error)]
-pub enum LogsError {
-    /// The container is in no state to have logs (the kubelet's 400s).
-    #[error("{0}")]
-    BadRequest(String),
-    /// Reading the file failed.
-    #[error("{0}")]
-    Internal(String),
-}
+pub use api::logs::{LogError, LogOptions};
 
 /// The log bytes.
 pub type LogBytes = BoxStream<'static, io::Result<Bytes>>;
 
 /// The run whose log to read, as a container id (`validateContainerLogStatus`).
-pub fn pick_run(pod: &Pod, container: &str, previous: bool) -> Result<String, LogsError> {
+pub fn pick_run(pod: &Pod, container: &str, previous: bool) -> Result<String, LogError> {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
     let find = |list: &Option<Vec<ContainerStatus>>| {
@@ -58,7 +31,7 @@ pub fn pick_run(pod: &Pod, container: &str, previous: bool) -> Result<String, Lo
         .or_else(|| find(&status.init_container_statuses))
         .or_else(|| find(&status.ephemeral_container_statuses))
         .ok_or_else(|| {
-            LogsError::BadRequest(format!(
+            LogError::BadRequest(format!(
                 "container \"{container}\" in pod \"{name}\" is not available"
             ))
         })?;
@@ -69,13 +42,13 @@ pub fn pick_run(pod: &Pod, container: &str, previous: bool) -> Result<String, Lo
         .and_then(|t| t.container_id)
         .filter(|id| !id.is_empty());
     let terminated = |what: &str| {
-        LogsError::BadRequest(format!(
+        LogError::BadRequest(format!(
             "container \"{container}\" in pod \"{name}\" is {what}"
         ))
     };
     let id = if previous {
         last.ok_or_else(|| {
-            LogsError::BadRequest(format!(
+            LogError::BadRequest(format!(
                 "previous terminated container \"{container}\" in pod \"{name}\" not found"
             ))
         })?
@@ -90,12 +63,12 @@ pub fn pick_run(pod: &Pod, container: &str, previous: bool) -> Result<String, Lo
     } else if let Some(id) = last {
         id
     } else if let Some(w) = state.waiting {
-        return Err(LogsError::BadRequest(format!(
+        return Err(LogError::BadRequest(format!(
             "container \"{container}\" in pod \"{name}\" is waiting to start: {}",
             w.reason.unwrap_or_default()
         )));
     } else {
-        return Err(LogsError::BadRequest(format!(
+        return Err(LogError::BadRequest(format!(
             "container \"{container}\" in pod \"{name}\" is waiting to start - no logs yet"
         )));
     };
@@ -134,10 +107,10 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
         self: &Arc<Self>,
         pod: &serde_json::Value,
         container: &str,
-        req: &LogRequest,
-    ) -> Result<LogBytes, LogsError> {
+        req: &LogOptions,
+    ) -> Result<LogBytes, LogError> {
         let pod: Pod = serde_json::from_value(pod.clone())
-            .map_err(|e| LogsError::Internal(format!("decoding the pod: {e}")))?;
+            .map_err(|e| LogError::Internal(format!("decoding the pod: {e}")))?;
         let id = pick_run(&pod, container, req.previous)?;
         let (ns, name) = (
             pod.metadata.namespace.as_deref().unwrap_or_default(),
@@ -158,7 +131,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             return match runtime::logs::read(&path, &opts) {
                 Ok(reader) => Ok(chunks(reader)),
                 Err(e) if missing(&e) => Ok(futures::stream::empty().boxed()),
-                Err(e) => Err(LogsError::Internal(format!("{}: {e}", path.display()))),
+                Err(e) => Err(LogError::Internal(format!("{}: {e}", path.display()))),
             };
         }
         let handle = self.handle(&id);
@@ -171,7 +144,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
         match runtime::logs::follow(&path, &opts, exited) {
             Ok(s) => Ok(s.map(|r| r.map(Bytes::from)).boxed()),
             Err(e) if missing(&e) => Ok(futures::stream::empty().boxed()),
-            Err(e) => Err(LogsError::Internal(format!("{}: {e}", path.display()))),
+            Err(e) => Err(LogError::Internal(format!("{}: {e}", path.display()))),
         }
     }
 }
@@ -205,7 +178,7 @@ mod tests {
             json!([{"name": "c", "image": "", "imageID": "", "ready": false, "restartCount": 0,
             "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}]),
         );
-        let msg = |r: Result<String, LogsError>| r.err().map(|e| e.to_string());
+        let msg = |r: Result<String, LogError>| r.err().map(|e| e.to_string());
         assert_eq!(
             msg(pick_run(&waiting, "c", false)).as_deref(),
             Some("container \"c\" in pod \"p\" is waiting to start: ContainerCreating")

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod defaults;
 pub mod duration;
 pub mod fields;
+pub mod logs;
 pub mod patch;
 pub mod protobuf;
 pub mod resource;

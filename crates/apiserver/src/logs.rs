@@ -17,36 +17,10 @@ use http::{StatusCode, header};
 use jiff::Timestamp;
 use serde_json::Value;
 
-/// What `kubectl logs` asked for, validated (`PodLogOptions`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    /// `previous`: the container's previous run.
-    pub previous: bool,
-    /// `follow`: stream until the container exits.
-    pub follow: bool,
-    /// `tailLines`: only the last N lines.
-    pub tail_lines: Option<u64>,
-    /// `sinceSeconds` / `sinceTime`, as an instant.
-    pub since: Option<Timestamp>,
-    /// `limitBytes`: stop after this many bytes.
-    pub limit_bytes: Option<u64>,
-    /// `timestamps`: prefix each line with its RFC 3339 time.
-    pub timestamps: bool,
-}
+pub use api::logs::{LogError, LogOptions};
 
 /// The log bytes, as they become available.
 pub type LogStream = BoxStream<'static, std::io::Result<Bytes>>;
-
-/// Why logs cannot be served; the message is the node's (the kubelet's) own.
-#[derive(Debug, thiserror::Error)]
-pub enum LogError {
-    /// 400: the container has no logs in this state (waiting, no previous run, …).
-    #[error("{0}")]
-    BadRequest(String),
-    /// 500: reading the logs failed.
-    #[error("{0}")]
-    Internal(String),
-}
 
 /// The node side of the log endpoint: opens the logs of `container` in `pod` (the pod
 /// object as stored, with its status).

@@ -13,17 +13,6 @@ pub struct AgentLogs(pub Arc<agent::Agent<ProcessRuntime>>);
 
 impl PodLogs for AgentLogs {
     fn open(&self, pod: &Value, container: &str, o: &LogOptions) -> Result<LogStream, LogError> {
-        let req = agent::logs::LogRequest {
-            previous: o.previous,
-            follow: o.follow,
-            tail_lines: o.tail_lines,
-            since: o.since,
-            limit_bytes: o.limit_bytes,
-            timestamps: o.timestamps,
-        };
-        self.0.open_logs(pod, container, &req).map_err(|e| match e {
-            agent::logs::LogsError::BadRequest(m) => LogError::BadRequest(m),
-            agent::logs::LogsError::Internal(m) => LogError::Internal(m),
-        })
+        self.0.open_logs(pod, container, o)
     }
 }

@@ -484,7 +484,7 @@ impl Session<'_> {
                 if !followed.insert(id) {
                     continue;
                 }
-                let req = agent::logs::LogRequest {
+                let req = agent::logs::LogOptions {
                     previous: prev,
                     follow: true,
                     ..Default::default()
