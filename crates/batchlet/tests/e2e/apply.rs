@@ -306,31 +306,29 @@ fn a_list_is_created_and_its_typos_get_kubectls_validation_errors() {
         "job.batch/listed-1 unchanged\njob.batch/listed-2 unchanged\n"
     );
 
-    let typo = format!(
-        "apiVersion: v1\nkind: List\nitems:\n{}",
-        job("listed-3", "\n    parallelizm: 2")
-    );
-    let r = s.kubectl_stdin(&["create", "-f", "-"], typo.as_bytes());
-    assert!(!r.success);
+    // A list with one item whose spec has `extra`: refused by kubectl; its stderr.
+    let refused = |extra: &str| {
+        let list = format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}",
+            job("listed-3", extra)
+        );
+        let r = s.kubectl_stdin(&["create", "-f", "-"], list.as_bytes());
+        assert!(!r.success, "{}", r.stdout);
+        r.stderr
+    };
     assert_eq!(
-        r.stderr.trim_end(),
+        refused("\n    parallelizm: 2").trim_end(),
         "error: error validating \"STDIN\": error validating data: ValidationError(Job.spec): \
          unknown field \"parallelizm\" in io.k8s.api.batch.v1.JobSpec; if you choose to ignore \
          these errors, turn validation off with --validate=false"
     );
-    let wrong_type = format!(
-        "apiVersion: v1\nkind: List\nitems:\n{}",
-        job("listed-3", "\n    parallelism: two")
-    );
-    let r = s.kubectl_stdin(&["create", "-f", "-"], wrong_type.as_bytes());
-    assert!(!r.success);
+    let stderr = refused("\n    parallelism: two");
     assert!(
-        r.stderr.contains(
+        stderr.contains(
             "ValidationError(Job.spec.parallelism): invalid type for \
              io.k8s.api.batch.v1.JobSpec.parallelism: got \"string\", expected \"integer\""
         ),
-        "{}",
-        r.stderr
+        "{stderr}"
     );
     // Nothing of the refused lists was created.
     let names = s.ok(&["get", "jobs", "-o", "name"]);
