@@ -109,6 +109,11 @@ pub async fn run(args: Args) -> Result<u8> {
             temp.path().to_owned()
         }
     };
+    // Signals are watched from here on, by one task: the first SIGINT or SIGTERM ends the
+    // run (its pods killed, the report printed); a second one exits at once, whatever the
+    // run is waiting for.
+    let interrupt = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(interrupt.clone()));
     let (store, registry) = crate::compose::open_store(&dir).await?;
     let shutdown = CancellationToken::new();
     let state = AppState {
@@ -124,11 +129,13 @@ pub async fn run(args: Args) -> Result<u8> {
         args: &args,
         parts: &parts,
         shutdown: &shutdown,
+        interrupt: &interrupt,
         out: Out::new(),
     }
     .run(&docs)
     .await;
     store.close().await;
+    signals.abort();
     code
 }
 
@@ -168,6 +175,8 @@ struct Session<'a> {
     args: &'a Args,
     parts: &'a crate::compose::Composition,
     shutdown: &'a CancellationToken,
+    /// Cancelled by the first SIGINT or SIGTERM.
+    interrupt: &'a CancellationToken,
     out: Out,
 }
 
@@ -351,7 +360,7 @@ impl Session<'_> {
                 }
                 _ = tick.tick(), if self.out.tty => {}
                 () = sleep_until(deadline) => break End::Timeout,
-                () = interrupted() => break End::Interrupted,
+                () = self.interrupt.cancelled() => break End::Interrupted,
             }
             let progress = progress(runs, started, self.out.tty);
             if self.out.tty || progress != last_progress {
@@ -529,10 +538,22 @@ impl Session<'_> {
 
     async fn stop(&mut self, mut tasks: tokio::task::JoinSet<()>) {
         self.shutdown.cancel();
-        while let Some(r) = tasks.join_next().await {
-            if let Err(e) = r {
-                tracing::error!(error = %e, "task failed during shutdown");
+        let joined = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(r) = tasks.join_next().await {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "task failed during shutdown");
+                }
             }
+        })
+        .await;
+        if joined.is_err() {
+            // Every loop stops on the shutdown token; one that does not is a bug, but it
+            // must not keep `run` from ending.
+            tracing::error!(
+                left = tasks.len(),
+                "loops still running 30 s after shutdown; aborting them"
+            );
+            tasks.abort_all();
         }
         // The agent may have started a container after the first sweep.
         self.kill_containers().await;
@@ -710,17 +731,25 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn interrupted() {
+/// Cancels `interrupt` at the first SIGINT or SIGTERM; exits with 130 at the second.
+async fn watch_signals(interrupt: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        return std::future::pending().await;
+        return;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    for seen in 0.. {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        if seen > 0 {
+            eprintln!("error: interrupted again; exiting without waiting for the pods");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        interrupt.cancel();
     }
 }
 

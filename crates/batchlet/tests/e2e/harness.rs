@@ -316,19 +316,59 @@ pub struct Exit {
     pub stderr: String,
 }
 
-/// Runs `batchlet ARGS` in the examples directory and waits for it.
+/// How long [`batchlet`] lets a command run before it interrupts it: a hang becomes a
+/// failure that shows what the command printed (never a performance threshold).
+pub const COMMAND_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Runs `batchlet ARGS` in the examples directory and waits for it (at most
+/// [`COMMAND_PATIENCE`]: then it is sent SIGINT, SIGKILL 15 s later, and its exit says so).
 pub fn batchlet(args: &[&str]) -> Exit {
-    let out = Command::new(env!("CARGO_BIN_EXE_batchlet"))
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchlet"))
         .args(args)
         .current_dir(examples())
         .env("BATCHLET_LOG", "warn")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run batchlet");
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = read(Box::new(child.stderr.take().expect("stderr")));
+    let started = std::time::Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for batchlet") {
+            break status;
+        }
+        if started.elapsed() > COMMAND_PATIENCE && !timed_out {
+            timed_out = true;
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+        }
+        if started.elapsed() > COMMAND_PATIENCE + Duration::from_secs(15) {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = stderr.join().expect("stderr reader");
+    if timed_out {
+        stderr.push_str(&format!(
+            "\n(e2e harness: batchlet {args:?} still ran after {COMMAND_PATIENCE:?}; interrupted)"
+        ));
+    }
     Exit {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: if timed_out { None } else { status.code() },
+        stdout: stdout.join().expect("stdout reader"),
+        stderr,
     }
 }
 
