@@ -48,6 +48,7 @@ fn requests_without_the_token_get_401() {
         "/api/v1/pods",
         "/apis/batch/v1/namespaces/default/jobs",
         "/openapi/v3",
+        "/openapi/v2",
     ] {
         let (body, code) = curl(&s, &[&format!("{{url}}{path}")]);
         assert_eq!(code, "401", "{path}: {body}");
