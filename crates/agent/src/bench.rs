@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::watcher;
 use runtime::{ContainerRuntime, ContainerSpec, ExitStatus, Handle, Signal};
 use tokio::sync::Notify;
@@ -46,6 +46,11 @@ pub struct StartLatency {
     pub agent_p50: Duration,
     /// See `agent_p50`.
     pub agent_p99: Duration,
+    /// The medians of the three stages of `agent_p50`'s path: the create call until the API
+    /// acknowledged it (the pod is durably bound), then until the agent called the runtime's
+    /// start (watch delivery, sync loop, the container's spec), then the start itself (the
+    /// runtime: shim fork, spawn, report).
+    pub stages_p50: [Duration; 3],
     /// Median and 99th percentile of a bare `posix_spawn` of the same command (until the
     /// child runs), measured in the same run.
     pub spawn_p50: Duration,
@@ -66,6 +71,10 @@ pub struct Throughput {
     /// `posix_spawn` + `waitpid` of the same command per second (2 threads; the mean of a
     /// run before and one after the agent's).
     pub raw_per_sec: f64,
+    /// Writes to the API per completed pod: how far the store's revision (every write
+    /// advances it by one) moved during the run, over the pods; the bench's own create and
+    /// the Events count.
+    pub writes_per_pod: f64,
 }
 
 impl Throughput {
@@ -96,12 +105,16 @@ pub async fn start_latency<R: ContainerRuntime + 'static>(
     let tag = std::process::id();
     // The first pod also waits for the agent to register and start its loops: not counted.
     let mut agent = Vec::with_capacity(n);
+    let mut stages: [Vec<Duration>; 3] = Default::default();
     for i in 0..=n {
         let name = format!("bench-start-{tag}-{i}");
         let t0 = Instant::now();
         let at = timed.create_and_start(&api, &name, node).await?;
         if i > 0 {
-            agent.push(at.saturating_duration_since(t0));
+            agent.push(at.started.saturating_duration_since(t0));
+            stages[0].push(at.acknowledged.saturating_duration_since(t0));
+            stages[1].push(at.entered.saturating_duration_since(at.acknowledged));
+            stages[2].push(at.started.saturating_duration_since(at.entered));
         }
     }
     bench.stop().await;
@@ -114,10 +127,15 @@ pub async fn start_latency<R: ContainerRuntime + 'static>(
     }
     agent.sort();
     spawn.sort();
+    let stages_p50 = stages.map(|mut s| {
+        s.sort();
+        percentile(&s, 0.50)
+    });
     Ok(StartLatency {
         pods: n,
         agent_p50: percentile(&agent, 0.50),
         agent_p99: percentile(&agent, 0.99),
+        stages_p50,
         spawn_p50: percentile(&spawn, 0.50),
         spawn_p99: percentile(&spawn, 0.99),
     })
@@ -148,6 +166,7 @@ pub async fn completion_rate<R: ContainerRuntime + 'static>(
     let prefix = format!("bench-done-{tag}-");
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
     let mut done: HashSet<String> = HashSet::new();
+    let rev0 = revision(&api).await?;
     let t0 = Instant::now();
     let mut created = 0;
     while done.len() < n {
@@ -179,6 +198,7 @@ pub async fn completion_rate<R: ContainerRuntime + 'static>(
         }
     }
     let elapsed = t0.elapsed();
+    let rev1 = revision(&api).await?;
     bench.stop().await;
     let raw_after = runtime::bench::spawn_wait_rate(n, 2);
     Ok(Throughput {
@@ -186,7 +206,18 @@ pub async fn completion_rate<R: ContainerRuntime + 'static>(
         in_flight,
         pods_per_sec: done.len() as f64 / elapsed.as_secs_f64(),
         raw_per_sec: (raw_before + raw_after) / 2.0,
+        writes_per_pod: rev1.saturating_sub(rev0) as f64 / done.len().max(1) as f64,
     })
+}
+
+/// The API's current revision (a list's resourceVersion).
+async fn revision(api: &Api<Pod>) -> Result<u64> {
+    let list = api.list_metadata(&ListParams::default().limit(1)).await?;
+    Ok(list
+        .metadata
+        .resource_version
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(0))
 }
 
 /// An agent running in the background until [`Running::stop`].
@@ -254,10 +285,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// A runtime that notes when each start returned (the command runs), by pod UID.
+/// When a pod's first start was called and returned (the command runs).
+#[derive(Debug, Clone, Copy)]
+struct Start {
+    entered: Instant,
+    started: Instant,
+}
+
+/// The moments of one measured pod.
+#[derive(Debug, Clone, Copy)]
+struct Moments {
+    /// The create call returned (the API acknowledged the durable, bound pod).
+    acknowledged: Instant,
+    /// The agent called the runtime's start.
+    entered: Instant,
+    /// The runtime's start returned.
+    started: Instant,
+}
+
+/// A runtime that notes when each start was called and returned, by pod UID.
 struct Timed<R> {
     inner: Arc<R>,
-    started: Mutex<HashMap<String, Instant>>,
+    started: Mutex<HashMap<String, Start>>,
     notify: Notify,
 }
 
@@ -270,22 +319,28 @@ impl<R: ContainerRuntime> Timed<R> {
         }
     }
 
-    fn started(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn started(&self) -> std::sync::MutexGuard<'_, HashMap<String, Start>> {
         self.started.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Creates pod `name` bound to `node` and returns when its first container started.
-    async fn create_and_start(&self, api: &Api<Pod>, name: &str, node: &str) -> Result<Instant> {
+    async fn create_and_start(&self, api: &Api<Pod>, name: &str, node: &str) -> Result<Moments> {
         // Registered before the create, so that no start is missed.
         let mut wait = Box::pin(self.notify.notified());
         let pod = api.create(&PostParams::default(), &pod(name, node)).await?;
+        let acknowledged = Instant::now();
         let uid = pod
             .metadata
             .uid
             .ok_or(Error::MissingField("metadata.uid"))?;
         loop {
             if let Some(at) = self.started().get(&uid) {
-                return Ok(*at);
+                return Ok(Moments {
+                    // The agent may start the container before the client hears back.
+                    acknowledged: acknowledged.min(at.entered),
+                    entered: at.entered,
+                    started: at.started,
+                });
             }
             wait.as_mut().await;
             wait.set(self.notify.notified());
@@ -295,10 +350,13 @@ impl<R: ContainerRuntime> Timed<R> {
 
 impl<R: ContainerRuntime> ContainerRuntime for Timed<R> {
     async fn start(&self, spec: &ContainerSpec) -> runtime::Result<Handle> {
+        let entered = Instant::now();
         let handle = self.inner.start(spec).await?;
-        let at = Instant::now();
+        let started = Instant::now();
         if let Some((uid, _, _)) = crate::ids::parse(&spec.id) {
-            self.started().entry(uid.to_owned()).or_insert(at);
+            self.started()
+                .entry(uid.to_owned())
+                .or_insert(Start { entered, started });
         }
         self.notify.notify_waiters();
         Ok(handle)

@@ -124,10 +124,16 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             ..Default::default()
         };
         let name = pod.metadata.name.as_deref().unwrap_or_default();
-        match api
-            .patch_status(name, &pp, &Patch::Merge(json!({"status": status})))
-            .await
-        {
+        // `Api::patch_status` without decoding the returned Pod: the watch brings it.
+        let req = kube::core::Request::new(api.resource_url())
+            .patch_subresource(
+                "status",
+                name,
+                &pp,
+                &Patch::Merge(json!({"status": status})),
+            )
+            .map_err(kube::Error::BuildRequest)?;
+        match self.client.request_text(req).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
             Err(e) => Err(e.into()),
@@ -180,7 +186,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
                 let started = handle.pid.is_some();
                 self.record_start(uid, name, restart, backoff, Some(handle.clone()), &id);
                 self.watch_exit(handle);
-                let events = [
+                let mut events = vec![
                     event(
                         false,
                         "Pulled",
@@ -191,26 +197,23 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
                     ),
                     event(false, "Created", format!("Created container: {name}"), name),
                 ];
-                for e in &events {
-                    self.recorder.pod(pod, e).await;
-                }
                 if let Some(why) = limits {
                     let message = format!(
                         "Resource limits of container {name} are not enforced: {}",
                         why.unwrap_or_else(|| "cgroups are not writable".into())
                     );
-                    self.recorder
-                        .pod(pod, &event(true, "LimitsNotEnforced", message, name))
-                        .await;
+                    events.push(event(true, "LimitsNotEnforced", message, name));
                 }
                 if started {
-                    self.recorder
-                        .pod(
-                            pod,
-                            &event(false, "Started", format!("Started container {name}"), name),
-                        )
-                        .await;
+                    events.push(event(
+                        false,
+                        "Started",
+                        format!("Started container {name}"),
+                        name,
+                    ));
                 }
+                // Written together (one group commit), before the status that follows them.
+                self.recorder.pod_all(pod, &events).await;
                 true
             }
             Err(runtime::Error::AlreadyExists { .. }) => {

@@ -58,11 +58,15 @@ pub async fn run(sizes: &Sizes, runs: usize) -> Result<()> {
             "agent",
             run,
             &format!(
-                "bind→running p50 {:.2} ms p99 {:.2} ms (bare spawn p50 {:.2} ms); {:.0} pods/s, raw spawn {:.0}/s, ratio {:.3}",
+                "bind→running p50 {:.2} ms p99 {:.2} ms (stage p50s: create acknowledged {:.2}, agent to runtime start {:.2}, start {:.2} ms; bare spawn p50 {:.2} ms); {:.0} pods/s ({:.1} API writes per pod), raw spawn {:.0}/s, ratio {:.3}",
                 ms(lat.agent_p50),
                 ms(lat.agent_p99),
+                ms(lat.stages_p50[0]),
+                ms(lat.stages_p50[1]),
+                ms(lat.stages_p50[2]),
                 ms(lat.spawn_p50),
                 thr.pods_per_sec,
+                thr.writes_per_pod,
                 thr.raw_per_sec,
                 thr.ratio()
             ),
