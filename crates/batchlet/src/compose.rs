@@ -27,6 +27,8 @@ pub struct Composition {
 pub struct Loops {
     /// The CronJob controller (`run --now` creates its one Job itself and leaves it out).
     pub cronjob: bool,
+    /// Terminated pods kept before the pod garbage collector deletes the oldest (0: never).
+    pub terminated_pod_gc_threshold: usize,
 }
 
 /// Opens (creating it 0600 when absent, so that the store and the WAL and shared-memory files
@@ -128,6 +130,12 @@ impl Composition {
                 shutdown.clone(),
             ));
         }
+        tasks.spawn(controllers::pod_gc::run(
+            client.clone(),
+            informers.clone(),
+            loops.terminated_pod_gc_threshold,
+            shutdown.clone(),
+        ));
         tasks.spawn(controllers::ttl_after_finished::run(
             client.clone(),
             informers,

@@ -41,6 +41,10 @@ pub struct Args {
     /// Open watches and followed logs at a time; more get 429 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_watches: usize,
+    /// Terminated pods (Succeeded or Failed) kept before the pod garbage collector deletes
+    /// the oldest; 0 disables it (kube-controller-manager's flag).
+    #[arg(long, value_name = "N", default_value_t = controllers::pod_gc::DEFAULT_THRESHOLD)]
+    terminated_pod_gc_threshold: usize,
 }
 
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
@@ -149,7 +153,10 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
     if !args.api_only {
-        let loops = crate::compose::Loops { cronjob: true };
+        let loops = crate::compose::Loops {
+            cronjob: true,
+            terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+        };
         parts.spawn_loops(&mut tasks, &shutdown, loops);
     }
     let signal = signalled().await;
