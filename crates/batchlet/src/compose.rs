@@ -35,6 +35,11 @@ pub struct Loops {
 /// SQLite makes with its mode are the owner's only) the store `dir/state.db`, and bootstraps
 /// the system namespaces through a registry over it.
 pub async fn open_store(dir: &Path) -> Result<(store::Store, Registry)> {
+    open_store_with(dir, store::Options::default()).await
+}
+
+/// [`open_store`] with the store's `opts`.
+pub async fn open_store_with(dir: &Path, opts: store::Options) -> Result<(store::Store, Registry)> {
     use std::os::unix::fs::OpenOptionsExt;
     let db = dir.join("state.db");
     std::fs::OpenOptions::new()
@@ -43,7 +48,7 @@ pub async fn open_store(dir: &Path) -> Result<(store::Store, Registry)> {
         .mode(0o600)
         .open(&db)
         .with_context(|| format!("creating {}", db.display()))?;
-    let store = store::Store::open(&db, store::Options::default())
+    let store = store::Store::open(&db, opts)
         .with_context(|| format!("opening the store {}", db.display()))?;
     let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
     registry

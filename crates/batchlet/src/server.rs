@@ -45,6 +45,10 @@ pub struct Args {
     /// the oldest; 0 disables it (kube-controller-manager's flag).
     #[arg(long, value_name = "N", default_value_t = controllers::pod_gc::DEFAULT_THRESHOLD)]
     terminated_pod_gc_threshold: usize,
+    /// Recent events kept in memory for watches (kube-apiserver's flag; here one window for
+    /// every kind): a watch further behind reads the store's history instead.
+    #[arg(long, value_name = "N", default_value_t = store::Options::default().watch_buffer)]
+    default_watch_cache_size: usize,
 }
 
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
@@ -85,7 +89,11 @@ pub async fn run(args: Args) -> Result<()> {
     let dir = data_dir(args.data_dir)?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data dir {}", dir.display()))?;
-    let (store, registry) = crate::compose::open_store(&dir).await?;
+    let opts = store::Options {
+        watch_buffer: args.default_watch_cache_size,
+        ..Default::default()
+    };
+    let (store, registry) = crate::compose::open_store_with(&dir, opts).await?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -18,10 +18,15 @@ const PODS_PER_JOB: usize = 10_000;
 pub async fn run(sizes: &Sizes) -> Result<()> {
     let (n, m) = (sizes.memory_cronjobs, sizes.memory_pods);
     println!("memory: whole server, idle, with {n} CronJobs, after {m} finished pods (one run)");
-    let extra: Vec<String> = sizes
-        .memory_gc_threshold
-        .map(|n| vec!["--terminated-pod-gc-threshold".to_owned(), n.to_string()])
-        .unwrap_or_default();
+    let mut extra: Vec<String> = Vec::new();
+    for (flag, value) in [
+        ("--terminated-pod-gc-threshold", sizes.memory_gc_threshold),
+        ("--default-watch-cache-size", sizes.memory_watch_cache_size),
+    ] {
+        if let Some(n) = value {
+            extra.extend([flag.to_owned(), n.to_string()]);
+        }
+    }
     let srv = ServerProcess::start_with(false, &extra)?;
     let api = &srv.api;
     tokio::time::sleep(Duration::from_secs(2)).await;

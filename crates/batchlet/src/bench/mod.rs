@@ -77,6 +77,9 @@ pub struct Args {
     /// server's, 12,500; 0 keeps every finished pod).
     #[arg(long, value_name = "N")]
     memory_gc_threshold: Option<usize>,
+    /// The memory scenario's server's `--default-watch-cache-size` (default: the server's).
+    #[arg(long, value_name = "N")]
+    memory_watch_cache_size: Option<usize>,
 }
 
 /// Sizes of every scenario, from `--size` and the overrides.
@@ -94,6 +97,7 @@ pub struct Sizes {
     pub memory_pods: usize,
     pub memory_pods_via: PodsVia,
     pub memory_gc_threshold: Option<usize>,
+    pub memory_watch_cache_size: Option<usize>,
     pub slurm_tasks: usize,
     pub agent_pods: usize,
 }
@@ -114,6 +118,7 @@ impl Sizes {
                 memory_pods: 20,
                 memory_pods_via: args.memory_pods_via,
                 memory_gc_threshold: args.memory_gc_threshold,
+                memory_watch_cache_size: args.memory_watch_cache_size,
                 slurm_tasks: 20,
                 agent_pods: 20,
             },
@@ -130,6 +135,7 @@ impl Sizes {
                 memory_pods: 100_000,
                 memory_pods_via: args.memory_pods_via,
                 memory_gc_threshold: args.memory_gc_threshold,
+                memory_watch_cache_size: args.memory_watch_cache_size,
                 slurm_tasks: 10_000,
                 agent_pods: 1000,
             },
