@@ -27,12 +27,19 @@ pub struct Composition {
 pub struct Loops {
     /// The CronJob controller (`run --now` creates its one Job itself and leaves it out).
     pub cronjob: bool,
+    /// Terminated pods kept before the pod garbage collector deletes the oldest (0: never).
+    pub terminated_pod_gc_threshold: usize,
 }
 
 /// Opens (creating it 0600 when absent, so that the store and the WAL and shared-memory files
 /// SQLite makes with its mode are the owner's only) the store `dir/state.db`, and bootstraps
 /// the system namespaces through a registry over it.
 pub async fn open_store(dir: &Path) -> Result<(store::Store, Registry)> {
+    open_store_with(dir, store::Options::default()).await
+}
+
+/// [`open_store`] with the store's `opts`.
+pub async fn open_store_with(dir: &Path, opts: store::Options) -> Result<(store::Store, Registry)> {
     use std::os::unix::fs::OpenOptionsExt;
     let db = dir.join("state.db");
     std::fs::OpenOptions::new()
@@ -41,7 +48,7 @@ pub async fn open_store(dir: &Path) -> Result<(store::Store, Registry)> {
         .mode(0o600)
         .open(&db)
         .with_context(|| format!("creating {}", db.display()))?;
-    let store = store::Store::open(&db, store::Options::default())
+    let store = store::Store::open(&db, opts)
         .with_context(|| format!("opening the store {}", db.display()))?;
     let registry = Registry::new(store.clone(), Arc::new(jiff::Timestamp::now));
     registry
@@ -128,6 +135,12 @@ impl Composition {
                 shutdown.clone(),
             ));
         }
+        tasks.spawn(controllers::pod_gc::run(
+            client.clone(),
+            informers.clone(),
+            loops.terminated_pod_gc_threshold,
+            shutdown.clone(),
+        ));
         tasks.spawn(controllers::ttl_after_finished::run(
             client.clone(),
             informers,

@@ -12,6 +12,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: LIST responses build and free many small JSON values,
 /// where glibc's free-list consolidation dominated the profile (BENCHMARKS.md).
+/// (Feature `system-allocator`: glibc's malloc, for heap profilers such as heaptrack.)
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;

@@ -219,6 +219,7 @@ impl Session<'_> {
         let mut tasks = tokio::task::JoinSet::new();
         let loops = crate::compose::Loops {
             cronjob: !self.args.now,
+            terminated_pod_gc_threshold: controllers::pod_gc::DEFAULT_THRESHOLD,
         };
         self.parts.spawn_loops(&mut tasks, self.shutdown, loops);
         let end = self.follow(&objects).await;

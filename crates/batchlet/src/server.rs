@@ -41,6 +41,14 @@ pub struct Args {
     /// Open watches and followed logs at a time; more get 429 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_watches: usize,
+    /// Terminated pods (Succeeded or Failed) kept before the pod garbage collector deletes
+    /// the oldest; 0 disables it (kube-controller-manager's flag).
+    #[arg(long, value_name = "N", default_value_t = controllers::pod_gc::DEFAULT_THRESHOLD)]
+    terminated_pod_gc_threshold: usize,
+    /// Recent events kept in memory for watches (kube-apiserver's flag; here one window for
+    /// every kind): a watch further behind reads the store's history instead.
+    #[arg(long, value_name = "N", default_value_t = store::Options::default().watch_buffer)]
+    default_watch_cache_size: usize,
 }
 
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
@@ -81,7 +89,11 @@ pub async fn run(args: Args) -> Result<()> {
     let dir = data_dir(args.data_dir)?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data dir {}", dir.display()))?;
-    let (store, registry) = crate::compose::open_store(&dir).await?;
+    let opts = store::Options {
+        watch_buffer: args.default_watch_cache_size,
+        ..Default::default()
+    };
+    let (store, registry) = crate::compose::open_store_with(&dir, opts).await?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -149,7 +161,10 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
     if !args.api_only {
-        let loops = crate::compose::Loops { cronjob: true };
+        let loops = crate::compose::Loops {
+            cronjob: true,
+            terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+        };
         parts.spawn_loops(&mut tasks, &shutdown, loops);
     }
     let signal = signalled().await;

@@ -10,6 +10,7 @@ pub mod events;
 pub mod garbage_collector;
 pub mod informers;
 pub mod job;
+pub mod pod_gc;
 pub mod scheduler;
 pub mod ttl_after_finished;
 

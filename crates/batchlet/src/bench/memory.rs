@@ -2,12 +2,14 @@
 //! idle, then with N CronJobs (scheduled once a year, so none runs), then after M pods ran
 //! to completion and stay as finished pods (Jobs of at most 10,000 completions of
 //! `/bin/true`, parallelism 100, one after the other: real pods through the whole server,
-//! so a long run at full size).
+//! so a long run at full size), or, with `--memory-pods-via status-patch`, after M pods
+//! created bound to another registered Node and patched `Succeeded` as its kubelet would
+//! (the same objects in the caches, without running M processes).
 
-use super::server::{ServerProcess, true_job, wait_complete};
-use super::{Sizes, load};
-use anyhow::Result;
-use serde_json::json;
+use super::server::{Api, ServerProcess, true_job, wait_complete};
+use super::{PodsVia, Sizes, load};
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// Completions per Job when running the finished pods.
@@ -16,7 +18,16 @@ const PODS_PER_JOB: usize = 10_000;
 pub async fn run(sizes: &Sizes) -> Result<()> {
     let (n, m) = (sizes.memory_cronjobs, sizes.memory_pods);
     println!("memory: whole server, idle, with {n} CronJobs, after {m} finished pods (one run)");
-    let srv = ServerProcess::start(false)?;
+    let mut extra: Vec<String> = Vec::new();
+    for (flag, value) in [
+        ("--terminated-pod-gc-threshold", sizes.memory_gc_threshold),
+        ("--default-watch-cache-size", sizes.memory_watch_cache_size),
+    ] {
+        if let Some(n) = value {
+            extra.extend([flag.to_owned(), n.to_string()]);
+        }
+    }
+    let srv = ServerProcess::start_with(false, &extra)?;
     let api = &srv.api;
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
@@ -42,8 +53,11 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
         load()
     );
     let start = Instant::now();
+    if sizes.memory_pods_via == PodsVia::StatusPatch {
+        patched_pods(api, &srv, m, sizes.clients).await?;
+    }
     let (mut done, mut job) = (0, 0);
-    while done < m {
+    while done < m && sizes.memory_pods_via == PodsVia::Jobs {
         let k = PODS_PER_JOB.min(m - done);
         let name = format!("pods-{job}");
         api.create(
@@ -68,11 +82,125 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
             load()
         );
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
     println!(
-        "memory       rss with {n} CronJobs and {m} finished pods {:>8.1} MiB  (load {:.2})",
-        srv.rss_mib(),
+        "memory       rss with {n} CronJobs and {m} finished pods {:>8.1} MiB  (load {:.2}; settled: two readings 5 s apart within 1 MiB, after at least one pod GC period)",
+        settled_rss(&srv).await,
         load()
     );
+    Ok(())
+}
+
+/// The server's RSS once it settles: read every 5 s, after at least 25 s (a pod GC period
+/// of 20 s and its deletes), until two readings agree within 1 MiB (at most 2 minutes).
+async fn settled_rss(srv: &ServerProcess) -> f64 {
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let mut last = srv.rss_mib();
+    for _ in 0..24 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let now = srv.rss_mib();
+        if (now - last).abs() <= 1.0 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// The Node the status-patched pods are bound to (registered, never served by an agent).
+const ELSEWHERE: &str = "bench-elsewhere";
+
+/// A pod as the Job controller makes them, bound to [`ELSEWHERE`].
+fn bound_pod(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("done-{i}"), "labels": {
+            "batch.kubernetes.io/controller-uid": "00000000-0000-0000-0000-000000000000",
+            "batch.kubernetes.io/job-name": "done", "controller-uid": "00000000-0000-0000-0000-000000000000",
+            "job-name": "done"}},
+        "spec": {"nodeName": ELSEWHERE, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "main", "image": "busybox:1.36", "command": ["/bin/true"]}]}
+    })
+}
+
+/// The status a kubelet writes when the pod's one container exited 0.
+fn succeeded(i: usize) -> Value {
+    let t = "2026-01-01T00:00:00Z";
+    let cond = |ty: &str, status: &str, reason: Option<&str>| {
+        let mut c =
+            json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": t});
+        if let Some(r) = reason {
+            c["reason"] = json!(r);
+        }
+        c
+    };
+    json!({"status": {
+        "phase": "Succeeded", "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+        "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "startTime": t, "qosClass": "BestEffort",
+        "conditions": [
+            cond("PodReadyToStartContainers", "False", None),
+            cond("Initialized", "True", Some("PodCompleted")),
+            cond("Ready", "False", Some("PodCompleted")),
+            cond("ContainersReady", "False", Some("PodCompleted")),
+            cond("PodScheduled", "True", None)],
+        "containerStatuses": [{"name": "main", "image": "busybox:1.36", "imageID": "", "ready": false,
+            "restartCount": 0, "started": false, "containerID": format!("batchlet://done-{i}_main_0"),
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": t, "finishedAt": t,
+                "containerID": format!("batchlet://done-{i}_main_0")}}}]
+    }})
+}
+
+/// Creates `m` pods bound to [`ELSEWHERE`] and patches each `Succeeded`, `clients` at a
+/// time, printing the server's RSS every 10,000.
+async fn patched_pods(api: &Api, srv: &ServerProcess, m: usize, clients: usize) -> Result<()> {
+    api.create(
+        "/api/v1/nodes",
+        &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": ELSEWHERE}}),
+    )
+    .await?;
+    let start = Instant::now();
+    let step = 10_000.min(m.max(1));
+    let mut done = 0;
+    while done < m {
+        let k = step.min(m - done);
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in 0..clients.max(1) {
+            let api = api.clone();
+            let stride = clients.max(1);
+            tasks.spawn(async move {
+                let mut i = done + c;
+                while i < done + k {
+                    api.create("/api/v1/namespaces/mem/pods", &bound_pod(i))
+                        .await?;
+                    let (status, body) = api
+                        .request(
+                            http::Method::PATCH,
+                            &format!("/api/v1/namespaces/mem/pods/done-{i}/status"),
+                            "application/json",
+                            "application/merge-patch+json",
+                            Some(succeeded(i).to_string()),
+                        )
+                        .await?;
+                    if status != http::StatusCode::OK {
+                        bail!(
+                            "PATCH pod done-{i} status: {status} {}",
+                            String::from_utf8_lossy(&body)
+                        );
+                    }
+                    i += stride;
+                }
+                Ok(())
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        done += k;
+        println!(
+            "  memory: {done} finished pods (status-patched) after {:.0} s, rss {:.1} MiB  (load {:.2})",
+            start.elapsed().as_secs_f64(),
+            srv.rss_mib(),
+            load()
+        );
+    }
     Ok(())
 }

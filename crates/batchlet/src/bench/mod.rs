@@ -41,6 +41,16 @@ pub enum Size {
     Full,
 }
 
+/// How the memory scenario makes its finished pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PodsVia {
+    /// Real pods: Jobs of `/bin/true` through the whole server (slow: the server's pod rate).
+    Jobs,
+    /// Pods created bound to another registered Node, their status then patched Succeeded
+    /// as a kubelet would (fast: two writes per pod, no process).
+    StatusPatch,
+}
+
 /// Options of `batchlet bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,6 +70,16 @@ pub struct Args {
     /// Finished pods in the memory scenario (default: 100 tiny, 100,000 full).
     #[arg(long, value_name = "N")]
     memory_pods: Option<usize>,
+    /// How the memory scenario makes its finished pods.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "jobs")]
+    memory_pods_via: PodsVia,
+    /// The memory scenario's server's `--terminated-pod-gc-threshold` (default: the
+    /// server's, 12,500; 0 keeps every finished pod).
+    #[arg(long, value_name = "N")]
+    memory_gc_threshold: Option<usize>,
+    /// The memory scenario's server's `--default-watch-cache-size` (default: the server's).
+    #[arg(long, value_name = "N")]
+    memory_watch_cache_size: Option<usize>,
 }
 
 /// Sizes of every scenario, from `--size` and the overrides.
@@ -75,6 +95,9 @@ pub struct Sizes {
     pub list_size: usize,
     pub memory_cronjobs: usize,
     pub memory_pods: usize,
+    pub memory_pods_via: PodsVia,
+    pub memory_gc_threshold: Option<usize>,
+    pub memory_watch_cache_size: Option<usize>,
     pub slurm_tasks: usize,
     pub agent_pods: usize,
 }
@@ -93,6 +116,9 @@ impl Sizes {
                 list_size: 40,
                 memory_cronjobs: 20,
                 memory_pods: 20,
+                memory_pods_via: args.memory_pods_via,
+                memory_gc_threshold: args.memory_gc_threshold,
+                memory_watch_cache_size: args.memory_watch_cache_size,
                 slurm_tasks: 20,
                 agent_pods: 20,
             },
@@ -107,6 +133,9 @@ impl Sizes {
                 list_size: 10_000,
                 memory_cronjobs: 10_000,
                 memory_pods: 100_000,
+                memory_pods_via: args.memory_pods_via,
+                memory_gc_threshold: args.memory_gc_threshold,
+                memory_watch_cache_size: args.memory_watch_cache_size,
                 slurm_tasks: 10_000,
                 agent_pods: 1000,
             },

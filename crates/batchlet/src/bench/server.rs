@@ -30,6 +30,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `batchlet server`; `api_only` leaves out controllers, scheduler and agent.
     pub fn start(api_only: bool) -> Result<ServerProcess> {
+        Self::start_with(api_only, &[])
+    }
+
+    /// Starts `batchlet server` with `extra` arguments.
+    pub fn start_with(api_only: bool, extra: &[String]) -> Result<ServerProcess> {
         let dir = tempfile::tempdir().context("tempdir")?;
         let exe = std::env::current_exe().context("current exe")?;
         let mut child = Command::new(exe)
@@ -37,6 +42,7 @@ impl ServerProcess {
             .args(["--node-name", NODE, "--data-dir"])
             .arg(dir.path())
             .args(api_only.then_some("--api-only"))
+            .args(extra)
             .env("BATCHLET_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

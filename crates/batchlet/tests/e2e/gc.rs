@@ -136,3 +136,48 @@ fn deleting_a_namespace_removes_everything_in_it() {
     assert!(!s.kubectl(&["get", "job", "nsjob", "-n", "team"]).success);
     assert!(!s.kubectl(&["get", "namespace", "team"]).success);
 }
+
+/// The phase of `pod` in `default`, or "" when it is gone.
+fn phase(s: &Server, pod: &str) -> String {
+    let r = s.kubectl(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
+    if r.success { r.stdout } else { String::new() }
+}
+
+/// The pod garbage collector (kube-controller-manager's PodGC): beyond
+/// `--terminated-pod-gc-threshold` terminated pods, the oldest go; running pods stay,
+/// however old.
+#[test]
+fn pod_gc_deletes_the_oldest_terminated_pods_beyond_the_threshold() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start_with(&["--terminated-pod-gc-threshold", "2"]);
+    let pod = |name: &str, command: &[&str]| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                "containers": [{"name": "c", "image": "busybox", "command": command}]}
+        })
+    };
+    // Oldest of all, but running: never collected.
+    crate::harness::create(&s, &pod("p-0-running", &["sleep", "3600"]));
+    eventually("p-0-running to run", || {
+        phase(&s, "p-0-running") == "Running"
+    });
+    // Four that finish, created in this order (ties in creationTimestamp go by name).
+    for name in ["p-1", "p-2", "p-3", "p-4"] {
+        crate::harness::create(&s, &pod(name, &["true"]));
+    }
+    eventually("the two oldest finished pods to be collected", || {
+        ["p-1", "p-2"].iter().all(|p| phase(&s, p).is_empty())
+    });
+    // Collected only beyond the threshold: the two newest stay, once finished.
+    eventually("p-3 and p-4 to succeed", || {
+        ["p-3", "p-4"].iter().all(|p| phase(&s, p) == "Succeeded")
+    });
+    assert_eq!(phase(&s, "p-0-running"), "Running");
+    let names = s.ok(&["get", "pods", "-o", "name"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["pod/p-0-running", "pod/p-3", "pod/p-4"]);
+}

@@ -48,12 +48,15 @@ pub struct Server {
     /// Admin kubeconfig.
     pub kubeconfig: PathBuf,
     cache: tempfile::TempDir,
+    /// Server flags beyond the defaults (kept across restarts).
+    extra: Vec<String>,
 }
 
-fn spawn(dir: &Path, listen: &str) -> (Child, PathBuf) {
+fn spawn(dir: &Path, listen: &str, extra: &[String]) -> (Child, PathBuf) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_batchlet"))
         .args(["server", "--listen", listen, "--data-dir"])
         .arg(dir)
+        .args(extra)
         .env("BATCHLET_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -78,13 +81,20 @@ fn spawn(dir: &Path, listen: &str) -> (Child, PathBuf) {
 impl Server {
     /// Starts a server on a free port in a new data dir.
     pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a free port in a new data dir, with `extra` server flags.
+    pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (child, kubeconfig) = spawn(dir.path(), "127.0.0.1:0");
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let (child, kubeconfig) = spawn(dir.path(), "127.0.0.1:0", &extra);
         Server {
             child: Some(child),
             dir,
             kubeconfig,
             cache: tempfile::tempdir().expect("cache dir"),
+            extra,
         }
     }
 
@@ -109,7 +119,7 @@ impl Server {
     /// Starts the server again on the same data dir.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, kubeconfig) = spawn(self.dir.path(), "127.0.0.1:0");
+        let (child, kubeconfig) = spawn(self.dir.path(), "127.0.0.1:0", &self.extra);
         self.child = Some(child);
         self.kubeconfig = kubeconfig;
         self.cache = tempfile::tempdir().expect("cache dir");
