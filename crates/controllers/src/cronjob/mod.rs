@@ -66,7 +66,7 @@ pub const COMPONENT: &str = "cronjob-controller";
 
 /// The longest a sync defers its writes after its create for other CronJobs' creates, so
 /// that a steady stream of creates cannot hold a status update back for ever.
-pub const MAX_DEFER: Duration = Duration::from_secs(10);
+pub const MAX_DEFER: Duration = Duration::from_secs(60);
 
 struct Context {
     client: Client,
