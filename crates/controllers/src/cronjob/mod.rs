@@ -11,7 +11,12 @@
 //!
 //! Each CronJob is woken at its next scheduled time by the controller's requeue
 //! (`Action::requeue`, one timer per CronJob, no polling), or at once when it or one of its
-//! Jobs changes.
+//! Jobs changes, exactly at the scheduled time (no 100 ms padding: [`times::requeue_after`]).
+//!
+//! When many CronJobs are due at once, their Jobs are created first: the `SuccessfulCreate`
+//! Event and the status update of each sync wait until no create is in flight ([`gate`],
+//! at most [`MAX_DEFER`]), so the Jobs reach the store together (one fsync for many) and
+//! the minute's last Job is not queued behind the others' Events and status writes.
 //!
 //! Where batchlet follows the Kubernetes code rather than its docs, or differs:
 //! - more than 100 missed times warn (`TooManyMissedTimes`) and still start the most recent;
@@ -30,6 +35,7 @@
 //! - a failed history deletion is reported (`FailedDelete`) and the sync goes on, as in
 //!   Kubernetes; a failed `Replace` deletion ends the sync before the create.
 
+pub mod gate;
 pub mod job;
 pub mod missed;
 pub mod plan;
@@ -58,10 +64,15 @@ use tokio_util::sync::CancellationToken;
 /// The component name of events and the field manager of writes.
 pub const COMPONENT: &str = "cronjob-controller";
 
+/// The longest a sync defers its writes after its create for other CronJobs' creates, so
+/// that a steady stream of creates cannot hold a status update back for ever.
+pub const MAX_DEFER: Duration = Duration::from_secs(60);
+
 struct Context {
     client: Client,
     job_index: Index<Job>,
     recorder: Recorder,
+    gate: gate::Gate,
 }
 
 /// The uid of the batch/v1 CronJob controlling `j` (the Job index's key).
@@ -188,8 +199,13 @@ async fn create(
         ..Default::default()
     };
     let name = c.job.metadata.name.clone().unwrap_or_default();
-    let made = match api.create(&pp, &c.job).await {
+    let creating = ctx.gate.creating();
+    let made = api.create(&pp, &c.job).await;
+    drop(creating);
+    let made = match made {
         Ok(j) => {
+            // Other CronJobs' Jobs of this minute first; this one's Event and status next.
+            let _ = tokio::time::timeout(MAX_DEFER, ctx.gate.idle()).await;
             let ev = Event::normal("SuccessfulCreate", format!("Created job {name}"));
             ctx.emit(cj, &[ev]).await;
             j
@@ -297,6 +313,7 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
         job_index: informers.jobs.index(cronjob_uid),
+        gate: gate::Gate::default(),
     });
     let stop = async move { shutdown.cancelled().await };
     Controller::for_shared_stream(informers.cronjobs.applied(), informers.cronjobs.store())

@@ -113,8 +113,8 @@ fn the_first_run_creates_a_job_from_the_template() {
     );
     assert!(c.job.spec.is_some());
     assert!(p.status_changed);
-    // Woken at the next minute plus 100 ms.
-    assert_eq!(p.requeue_after, Some(Duration::from_millis(59_600)));
+    // Woken exactly at the next minute (no 100 ms padding).
+    assert_eq!(p.requeue_after, Some(Duration::from_millis(59_500)));
 }
 
 #[test]
@@ -126,7 +126,15 @@ fn nothing_is_due_before_the_first_time() {
     );
     assert_eq!(created(&p), None);
     assert!(!p.status_changed);
-    assert_eq!(p.requeue_after, Some(Duration::from_millis(15_100)));
+    assert_eq!(p.requeue_after, Some(Duration::from_millis(15_000)));
+    // A wake-up a little early (the wall clock stepped) sleeps exactly the rest.
+    let p = plan(
+        &cronjob(json!({}), json!({})),
+        &[],
+        ts("2025-06-02T10:00:59.9997Z"),
+    );
+    assert_eq!(created(&p), None);
+    assert_eq!(p.requeue_after, Some(Duration::from_micros(300)));
 }
 
 #[test]
@@ -134,7 +142,7 @@ fn a_processed_time_is_not_run_again() {
     let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z"});
     let p = plan(&cronjob(json!({}), st), &[], ts("2025-06-02T10:01:30Z"));
     assert_eq!(created(&p), None);
-    assert_eq!(secs(&p), Some(30.1));
+    assert_eq!(secs(&p), Some(30.0));
 }
 
 #[test]
@@ -142,7 +150,7 @@ fn concurrency_policies() {
     let name = format!("cj-{}", minutes("2025-06-02T10:01:00Z"));
     let st = json!({"lastScheduleTime": "2025-06-02T10:01:00Z", "active": active(&[&name])});
     let running = [job(&name, None)];
-    let now = ts("2025-06-02T10:02:00.1Z");
+    let now = ts("2025-06-02T10:02:00Z");
     let next = format!("cj-{}", minutes("2025-06-02T10:02:00Z"));
 
     let forbid = plan(
@@ -231,7 +239,7 @@ fn after_downtime_only_the_most_recent_missed_run_starts() {
         "Missed scheduled time to start a job: 2025-06-02T10:02:00Z, 2025-06-02T10:03:00Z, \
          2025-06-02T10:04:00Z (3 runs): superseded, only the most recent missed run starts"
     );
-    assert_eq!(secs(&p), Some(30.1));
+    assert_eq!(secs(&p), Some(30.0));
 }
 
 #[test]
@@ -248,7 +256,7 @@ fn runs_past_the_starting_deadline_do_not_start() {
     assert!(p.events[0].message.ends_with(
         "2025-06-02T10:02:00Z, 2025-06-02T10:03:00Z (2 runs): more than startingDeadlineSeconds (20s) late"
     ));
-    assert_eq!(secs(&p), Some(30.1));
+    assert_eq!(secs(&p), Some(30.0));
     // Within the deadline the most recent starts; older ones are named.
     let p = plan(&cronjob(spec, st), &[], ts("2025-06-02T10:03:10Z"));
     assert_eq!(
@@ -360,7 +368,7 @@ fn time_zones_name_and_annotate_in_the_zone() {
     );
     assert_eq!(created(&p), None);
     // 02:00 in Shanghai is 18:00 UTC.
-    assert_eq!(secs(&p), Some(8.0 * 3600.0 - 60.0 + 0.1));
+    assert_eq!(secs(&p), Some(8.0 * 3600.0 - 60.0));
     let p = plan(&cronjob(spec, json!({})), &[], ts("2025-06-02T18:00:00.2Z"));
     let c = p.create.expect("created");
     assert_eq!(
@@ -391,7 +399,7 @@ fn daylight_saving_changes() {
     let p = plan(
         &cronjob(berlin("30 2 * * *"), st),
         &[],
-        ts("2025-10-26T01:30:00.1Z"),
+        ts("2025-10-26T01:30:00Z"),
     );
     let c = p.create.clone().expect("second run");
     assert_eq!(
@@ -404,21 +412,21 @@ fn daylight_saving_changes() {
     let p = plan(
         &cronjob(berlin("30 2 * * *"), st.clone()),
         &[],
-        ts("2025-03-29T01:30:00.1Z"),
+        ts("2025-03-29T01:30:00Z"),
     );
     assert_eq!(created(&p), None);
     assert_eq!(secs(&p), Some(86400.0), "capped at a day");
     let p = plan(
         &cronjob(berlin("30 2 * * *"), st),
         &[],
-        ts("2025-03-30T01:30:00.1Z"),
+        ts("2025-03-30T01:30:00Z"),
     );
     assert_eq!(created(&p), None, "02:30 does not exist on 2025-03-30");
     assert_eq!(secs(&p), Some(82800.0), "2025-03-31 02:30 CEST is 00:30Z");
     // New York autumn: 01:30 EDT then 01:30 EST.
     let ny = json!({"schedule": "30 1 * * *", "timeZone": "America/New_York"});
     let st = json!({"lastScheduleTime": "2025-11-02T05:30:00Z"});
-    let p = plan(&cronjob(ny, st), &[], ts("2025-11-02T05:30:00.1Z"));
+    let p = plan(&cronjob(ny, st), &[], ts("2025-11-02T05:30:00Z"));
     assert_eq!(secs(&p), Some(3600.0));
 }
 
@@ -435,7 +443,7 @@ fn sub_minute_every_schedules_name_jobs_by_seconds() {
         c.job.metadata.name,
         Some(format!("cj-{}", ts("2025-06-02T10:00:32Z").as_second()))
     );
-    assert_eq!(secs(&p), Some(1.1));
+    assert_eq!(secs(&p), Some(1.0));
     let hourly = plan(
         &cronjob(json!({"schedule": "@every 1h"}), json!({})),
         &[],

@@ -7,8 +7,6 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 
-/// The padding added to every wake-up for clock skew (`nextScheduleDelta`).
-pub const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
 /// The longest wake-up: tokio's delay queue (under kube-runtime's scheduler) panics past
 /// about two years, and `0 0 29 2 *` can be four years away. Waking early is harmless.
 pub const MAX_REQUEUE: Duration = Duration::from_secs(24 * 3600);
@@ -108,7 +106,11 @@ pub fn due(
 }
 
 /// `nextScheduleTimeDuration`: how long until the next sync, from the last schedule time
-/// (or creation) `earliest`; `None` when the schedule has no next time.
+/// (or creation) `earliest`; `None` when the schedule has no next time. Exact to the
+/// nanosecond and without Kubernetes' 100 ms padding (`nextScheduleDelta`): the wake-up is
+/// a monotonic timer, which never fires early, so the first Job of a minute is created as
+/// the minute begins; a wake-up that still comes early (the wall clock stepped) finds
+/// nothing due and sleeps the rest.
 pub fn requeue_after(c: &Clock<'_>, earliest: Timestamp, now: Timestamp) -> Option<Duration> {
     let from = match most_recent(c, earliest, None, now) {
         Err(_) => now,
@@ -124,8 +126,8 @@ pub fn requeue_after(c: &Clock<'_>, earliest: Timestamp, now: Timestamp) -> Opti
         Ok(_) => now,
     };
     let next = c.next(from)?;
-    let ms = next.as_millisecond().saturating_sub(now.as_millisecond());
-    let d = Duration::from_millis(ms.max(0).unsigned_abs()) + NEXT_SCHEDULE_DELTA;
+    let ns = next.as_nanosecond().saturating_sub(now.as_nanosecond());
+    let d = Duration::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX));
     Some(d.min(MAX_REQUEUE))
 }
 
