@@ -130,7 +130,10 @@ impl From<std::io::Error> for Error {
 pub struct Options {
     /// Events kept in SQLite for watch and list-at-revision (default 100,000).
     pub history_len: u64,
-    /// Recent events kept in memory for watchers (default 10,000; at least 1 is kept).
+    /// Recent events kept in memory for watchers (default 1,000, ten times kube-apiserver's
+    /// `--default-watch-cache-size`; at least 1 is kept). A watcher further behind reads
+    /// the same events from the history table. 10,000 cost ≈ 10 MiB of resident memory
+    /// (heaptrack, 10,000 CronJobs) for no watcher the server runs.
     pub watch_buffer: usize,
 }
 
@@ -138,7 +141,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             history_len: 100_000,
-            watch_buffer: 10_000,
+            watch_buffer: 1_000,
         }
     }
 }
