@@ -133,7 +133,7 @@ pub struct Options {
     /// Recent events kept in memory for watchers (default 1,000, ten times kube-apiserver's
     /// `--default-watch-cache-size`; at least 1 is kept). A watcher further behind reads
     /// the same events from the history table. 10,000 cost ≈ 10 MiB of resident memory
-    /// (heaptrack, 10,000 CronJobs) for no watcher the server runs.
+    /// (heaptrack, 10,000 CronJobs); the server's own watchers keep up with far fewer.
     pub watch_buffer: usize,
 }
 
