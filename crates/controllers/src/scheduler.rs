@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::informers::Informers;
 use crate::{Error, Result};
+use informer::{Change, Subscription};
 
 /// The scheduler's name (`spec.schedulerName` of the pods it binds).
 pub const NAME: &str = "default-scheduler";
@@ -227,51 +228,124 @@ pub fn wants(pod: &Pod) -> bool {
             .is_none_or(|n| n.is_empty() || n == NAME)
 }
 
+/// Where a bound pod counts: its node and requests.
+type Placed = (String, Usage);
+
+/// The requests of the bound, non-terminal pods on each node (kube-scheduler's NodeInfo
+/// cache), kept as running totals from the Pod cache's changes in order, so a decision
+/// does not sum every pod. Level-triggered: the informer turns a relist into deletions and
+/// applications, and a new subscription starts with every cached pod, so the totals are
+/// exact across relists and restarts.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Counted pods by uid.
+    pods: HashMap<String, Placed>,
+    /// The sum per node.
+    nodes: HashMap<String, Usage>,
+}
+
+/// Where `pod` counts, if at all: bound to a node, not terminal.
+fn placed(pod: &Pod) -> Option<Placed> {
+    let terminal = matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    );
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())?;
+    (!terminal).then(|| (node.to_owned(), requests(pod)))
+}
+
+impl Totals {
+    /// Applies one change of the Pod cache; returns the pod's uid when the cache now shows
+    /// it bound or gone (its assumption, if any, is over).
+    pub fn apply(&mut self, change: &Change<Pod>) -> Option<String> {
+        let pod = change.object();
+        let uid = pod.metadata.uid.as_deref()?;
+        let now = if change.is_deleted() {
+            None
+        } else {
+            placed(pod)
+        };
+        let before = self.pods.get(uid);
+        if before != now.as_ref() {
+            if let Some((node, u)) = self.pods.remove(uid) {
+                let total = self.nodes.entry(node.clone()).or_default();
+                sub(total, &u);
+                if *total == Usage::default() {
+                    self.nodes.remove(&node);
+                }
+            }
+            if let Some((node, u)) = now {
+                add(self.nodes.entry(node.clone()).or_default(), &u);
+                self.pods.insert(uid.to_owned(), (node, u));
+            }
+        }
+        let bound = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_some_and(|n| !n.is_empty());
+        (change.is_deleted() || bound).then(|| uid.to_owned())
+    }
+
+    /// The totals per node.
+    pub fn usage(&self) -> &HashMap<String, Usage> {
+        &self.nodes
+    }
+}
+
+/// The scheduler's view of what is placed: the totals, the changes not yet applied to
+/// them, and the pods it bound that the cache does not show bound yet (the assume cache).
+struct Placement {
+    changes: Subscription<Pod>,
+    totals: Totals,
+    assumed: HashMap<String, Placed>,
+}
+
+impl Placement {
+    /// Applies the changes queued so far.
+    fn catch_up(&mut self) {
+        while let Ok(change) = self.changes.try_recv() {
+            if let Some(uid) = self.totals.apply(&change) {
+                self.assumed.remove(&uid);
+            }
+        }
+    }
+
+    /// Usage per node: the totals plus the assumed pods.
+    fn usage(&mut self) -> HashMap<String, Usage> {
+        self.catch_up();
+        let mut out = self.totals.usage().clone();
+        for (node, u) in self.assumed.values() {
+            add(out.entry(node.clone()).or_default(), u);
+        }
+        out
+    }
+}
+
 struct Context {
     client: Client,
-    pods: Store<Pod>,
     nodes: Store<Node>,
-    /// Pods bound by this scheduler that the cache may not show bound yet (the assume cache).
-    assumed: Mutex<HashMap<String, (String, Usage)>>,
+    placement: Mutex<Placement>,
     /// One decision at a time, so two pods never take the same free room.
     deciding: tokio::sync::Mutex<()>,
 }
 
 impl Context {
-    fn usage(&self) -> HashMap<String, Usage> {
-        let mut out: HashMap<String, Usage> = HashMap::new();
-        let mut seen = std::collections::HashSet::new();
-        for p in self.pods.state() {
-            let terminal = matches!(
-                p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                Some("Succeeded" | "Failed")
-            );
-            let node = p
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.clone())
-                .filter(|n| !n.is_empty());
-            if let Some(uid) = &p.metadata.uid {
-                seen.insert(uid.clone());
-                if node.is_some() {
-                    self.assumed_mut().remove(uid);
-                }
-            }
-            if let (Some(node), false) = (node, terminal) {
-                add(out.entry(node).or_default(), &requests(&p));
-            }
-        }
-        let mut assumed = self.assumed_mut();
-        assumed.retain(|uid, _| seen.contains(uid));
-        for (node, u) in assumed.values() {
-            add(out.entry(node.clone()).or_default(), u);
-        }
-        out
+    fn placement(&self) -> std::sync::MutexGuard<'_, Placement> {
+        self.placement
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    fn assumed_mut(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Usage)>> {
-        self.assumed.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+fn sub(u: &mut Usage, r: &Usage) {
+    u.cpu_millis -= r.cpu_millis;
+    u.memory_bytes -= r.memory_bytes;
+    u.pods -= r.pods;
 }
 
 fn add(u: &mut Usage, r: &Usage) {
@@ -330,6 +404,8 @@ async fn event(client: &Client, pod: &Pod, warning: bool, reason: &str, message:
 }
 
 async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
+    // Every pod change triggers a reconcile: keep the queue of changes short.
+    ctx.placement().catch_up();
     if !wants(&pod) {
         return Ok(Action::await_change());
     }
@@ -346,12 +422,22 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
         .ok_or(Error::MissingField("metadata.uid"))?;
     let api = Api::<Pod>::namespaced(ctx.client.clone(), &ns);
     let _turn = ctx.deciding.lock().await;
-    if ctx.assumed_mut().contains_key(&uid) {
-        return Ok(Action::await_change());
-    }
+    let usage = {
+        let mut placement = ctx.placement();
+        placement.catch_up();
+        if placement.assumed.contains_key(&uid) {
+            return Ok(Action::await_change());
+        }
+        placement.usage()
+    };
     let nodes: Vec<NodeInfo> = ctx.nodes.state().iter().map(|n| node_info(n)).collect();
-    match plan(&pod, &nodes, &ctx.usage()) {
+    match plan(&pod, &nodes, &usage) {
         Decision::Bind(node) => {
+            // Assumed before the binding is sent, so that its watch event, whenever it
+            // comes, ends the assumption.
+            ctx.placement()
+                .assumed
+                .insert(uid.clone(), (node.clone(), requests(&pod)));
             let binding = json!({
                 "apiVersion": "v1", "kind": "Binding",
                 "metadata": {"name": name, "namespace": ns, "uid": uid},
@@ -360,15 +446,15 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
             let bound: kube::Result<serde_json::Value> = api
                 .create_subresource("binding", &name, &PostParams::default(), &binding)
                 .await;
-            match bound {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
-                    return Ok(Action::await_change());
-                }
-                Err(e) => return Err(e.into()),
+            if let Err(e) = bound {
+                ctx.placement().assumed.remove(&uid);
+                return match e {
+                    kube::Error::Api(s) if s.code == 409 || s.code == 404 => {
+                        Ok(Action::await_change())
+                    }
+                    e => Err(e.into()),
+                };
             }
-            ctx.assumed_mut()
-                .insert(uid, (node.clone(), requests(&pod)));
             let msg = format!("Successfully assigned {ns}/{name} to {node}");
             event(&ctx.client, &pod, false, "Scheduled", &msg).await;
             Ok(Action::await_change())
@@ -430,9 +516,12 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
     let pods = controller.store();
     let ctx = Arc::new(Context {
         client,
-        pods: pods.clone(),
         nodes: informers.nodes.store(),
-        assumed: Mutex::new(HashMap::new()),
+        placement: Mutex::new(Placement {
+            changes: informers.pods.subscribe(),
+            totals: Totals::default(),
+            assumed: HashMap::new(),
+        }),
         deciding: tokio::sync::Mutex::new(()),
     });
     // A node that appears or changes may fit the pods waiting for one.
@@ -541,6 +630,110 @@ mod tests {
         ];
         for (what, p, nodes, usage, want) in cases {
             assert_eq!(plan(&p, &nodes, usage), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn totals_follow_the_cache() {
+        use Change::{Applied, Deleted};
+        let on = |name: &str, uid: &str, node: &str, phase: &str| {
+            let mut p = pod(json!({"nodeName": node}));
+            p.metadata.name = Some(name.into());
+            p.metadata.uid = Some(uid.into());
+            if !phase.is_empty() {
+                p.status = Some(k8s_openapi::api::core::v1::PodStatus {
+                    phase: Some(phase.into()),
+                    ..Default::default()
+                });
+            }
+            Arc::new(p)
+        };
+        let pending = || {
+            let mut p = pod(json!({}));
+            p.metadata.uid = Some("u1".into());
+            Arc::new(p)
+        };
+        let u = |n: i128| Usage {
+            cpu_millis: 500 * n,
+            memory_bytes: GI * n,
+            pods: n,
+        };
+        // (case, changes, usage per node, uids whose assumption ends)
+        type Case = (
+            &'static str,
+            Vec<Change<Pod>>,
+            Vec<(&'static str, Usage)>,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "pending pods count nowhere",
+                vec![Applied(pending())],
+                vec![],
+                vec![],
+            ),
+            (
+                "bound pods count on their node",
+                vec![
+                    Applied(pending()),
+                    Applied(on("a", "u1", "n1", "Running")),
+                    Applied(on("b", "u2", "n1", "")),
+                    Applied(on("c", "u3", "n2", "Pending")),
+                ],
+                vec![("n1", u(2)), ("n2", u(1))],
+                vec!["u1", "u2", "u3"],
+            ),
+            (
+                "an update counts once",
+                vec![
+                    Applied(on("a", "u1", "n1", "Pending")),
+                    Applied(on("a", "u1", "n1", "Running")),
+                ],
+                vec![("n1", u(1))],
+                vec!["u1", "u1"],
+            ),
+            (
+                "terminal pods leave the totals",
+                vec![
+                    Applied(on("a", "u1", "n1", "Running")),
+                    Applied(on("b", "u2", "n1", "Running")),
+                    Applied(on("a", "u1", "n1", "Succeeded")),
+                    Applied(on("b", "u2", "n1", "Failed")),
+                ],
+                vec![],
+                vec!["u1", "u2", "u1", "u2"],
+            ),
+            (
+                "deleted, and deleted before it was seen bound",
+                vec![
+                    Applied(on("a", "u1", "n1", "Running")),
+                    Applied(on("b", "u2", "n1", "Running")),
+                    Deleted(on("a", "u1", "n1", "Running")),
+                    Deleted(pending()),
+                ],
+                vec![("n1", u(1))],
+                vec!["u1", "u2", "u1", "u1"],
+            ),
+            (
+                "a relist: deletions of vanished pods, then every listed one again",
+                vec![
+                    Applied(on("a", "u1", "n1", "Running")),
+                    Applied(on("b", "u2", "n1", "Running")),
+                    Deleted(on("b", "u2", "n1", "Running")),
+                    Applied(on("a", "u1", "n1", "Running")),
+                    Applied(on("c", "u3", "n2", "Running")),
+                ],
+                vec![("n1", u(1)), ("n2", u(1))],
+                vec!["u1", "u2", "u2", "u1", "u3"],
+            ),
+        ];
+        for (name, changes, want, ended) in cases {
+            let mut t = Totals::default();
+            let got_ended: Vec<String> = changes.iter().filter_map(|c| t.apply(c)).collect();
+            let want: HashMap<String, Usage> =
+                want.into_iter().map(|(n, u)| (n.to_owned(), u)).collect();
+            assert_eq!(t.usage(), &want, "{name}");
+            assert_eq!(got_ended, ended, "{name}");
         }
     }
 

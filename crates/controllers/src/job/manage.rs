@@ -189,6 +189,7 @@ fn first_pending_indexes(cx: &Ctx, count: usize) -> Vec<i32> {
         taken.extend(
             cx.pods
                 .iter()
+                .copied()
                 .filter(|p| pods::is_terminating(p))
                 .filter_map(pods::completion_index),
         );

@@ -116,7 +116,7 @@ fn job_uid(p: &Pod) -> Option<&str> {
 }
 
 /// The pods `job` controls: its controller reference (through the index) and its selector.
-fn owned_pods(index: &Index<Pod>, job: &Job) -> Vec<Pod> {
+fn owned_pods(index: &Index<Pod>, job: &Job) -> Vec<Arc<Pod>> {
     let Some(uid) = job.metadata.uid.as_deref() else {
         return Vec::new();
     };
@@ -126,18 +126,15 @@ fn owned_pods(index: &Index<Pod>, job: &Job) -> Vec<Pod> {
         .and_then(|s| s.selector.clone())
         .and_then(|s| Selector::try_from(s).ok());
     let ns = job.metadata.namespace.as_deref();
-    index
-        .get(uid)
-        .iter()
-        .filter(|p| p.metadata.namespace.as_deref() == ns)
-        .filter(|p| {
-            let empty = Default::default();
-            selector
-                .as_ref()
-                .is_some_and(|s| s.matches(p.metadata.labels.as_ref().unwrap_or(&empty)))
-        })
-        .map(|p| (**p).clone())
-        .collect()
+    let mut owned = index.get(uid);
+    owned.retain(|p| p.metadata.namespace.as_deref() == ns);
+    owned.retain(|p| {
+        let empty = Default::default();
+        selector
+            .as_ref()
+            .is_some_and(|s| s.matches(p.metadata.labels.as_ref().unwrap_or(&empty)))
+    });
+    owned
 }
 
 fn random_seed() -> u64 {
@@ -222,7 +219,7 @@ impl Context {
 }
 
 /// Deletes one pod (with the uid precondition), first releasing `strip`'s finalizer.
-async fn delete_one(api: Api<Pod>, pod: PodRef, strip: Option<Pod>) -> kube::Result<()> {
+async fn delete_one(api: Api<Pod>, pod: PodRef, strip: Option<Arc<Pod>>) -> kube::Result<()> {
     if let Some(p) = strip {
         remove_finalizer(&api, &p).await?;
     }
@@ -241,7 +238,7 @@ async fn delete_pods(
     ctx: &Context,
     job: &Job,
     key: &str,
-    owned: &[Pod],
+    owned: &[Arc<Pod>],
     plan: &JobPlan,
 ) -> Result<()> {
     let ns = job.metadata.namespace.as_deref().unwrap_or("default");
@@ -357,7 +354,7 @@ async fn create_pods(ctx: &Context, job: &Job, key: &str, plan: &JobPlan) -> Res
 async fn release(
     ctx: &Context,
     job: &Job,
-    owned: &[Pod],
+    owned: &[Arc<Pod>],
     which: &[PodRef],
 ) -> (BTreeSet<String>, Option<kube::Error>) {
     let ns = job.metadata.namespace.as_deref().unwrap_or("default");

@@ -16,6 +16,7 @@ use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -179,7 +180,7 @@ pub(super) fn whole_seconds(t: Timestamp) -> Timestamp {
 /// Everything `plan` derives from the Job and its pods before deciding.
 pub(super) struct Ctx<'a> {
     pub(super) job: &'a Job,
-    pub(super) pods: &'a [Pod],
+    pub(super) pods: &'a [&'a Pod],
     pub(super) env: &'a Env,
     pub(super) now: Timestamp,
     pub(super) indexed: bool,
@@ -207,9 +208,14 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Decides one sync of `job`, given the pods it controls (from the cache), the time and the
-/// shell's in-memory state.
-pub fn plan(job: &Job, all_pods: &[Pod], now: Timestamp, env: &Env) -> JobPlan {
+/// Decides one sync of `job`, given the pods it controls (from the cache, owned or shared),
+/// the time and the shell's in-memory state.
+pub fn plan<P: Borrow<Pod>>(job: &Job, pods: &[P], now: Timestamp, env: &Env) -> JobPlan {
+    let all: Vec<&Pod> = pods.iter().map(Borrow::borrow).collect();
+    plan_refs(job, &all, now, env)
+}
+
+fn plan_refs(job: &Job, all_pods: &[&Pod], now: Timestamp, env: &Env) -> JobPlan {
     let now = whole_seconds(now);
     let spec = job.spec.clone().unwrap_or_default();
     let old = {
@@ -235,7 +241,7 @@ pub fn plan(job: &Job, all_pods: &[Pod], now: Timestamp, env: &Env) -> JobPlan {
         out.remove_finalizers = all_pods
             .iter()
             .filter(|p| pods::has_finalizer(p))
-            .map(|p| pod_ref(&p))
+            .map(pod_ref)
             .collect();
         out.backoff = BackoffRecord::default();
         return out;
@@ -263,7 +269,11 @@ pub fn plan(job: &Job, all_pods: &[Pod], now: Timestamp, env: &Env) -> JobPlan {
         indexed,
         completions: spec.completions,
         per_index: spec.backoff_limit_per_index.filter(|_| indexed),
-        active_pods: all_pods.iter().filter(|p| pods::is_active(p)).collect(),
+        active_pods: all_pods
+            .iter()
+            .copied()
+            .filter(|p| pods::is_active(p))
+            .collect(),
         succeeded: 0,
         succeeded_idx: IndexSet::default(),
         prev_succeeded_idx: IndexSet::default(),
@@ -277,11 +287,13 @@ pub fn plan(job: &Job, all_pods: &[Pod], now: Timestamp, env: &Env) -> JobPlan {
 
     let new_succeeded: Vec<&Pod> = all_pods
         .iter()
+        .copied()
         .filter(|p| cx.tracked(p) && !unc_s.contains(pods::uid(p)) && cx.valid_index(p))
         .filter(|p| pods::phase(p) == "Succeeded")
         .collect();
     let new_failed: Vec<&Pod> = all_pods
         .iter()
+        .copied()
         .filter(|p| cx.tracked(p) && !unc_f.contains(pods::uid(p)) && cx.valid_index(p))
         .filter(|p| policy::is_pod_failed(p, job))
         .collect();
@@ -483,7 +495,7 @@ pub(super) fn pod_ref(p: &&Pod) -> PodRef {
 }
 
 /// `getFailJobMessage`: the message of the first failed pod matching a FailJob rule.
-fn fail_job_message(job: &Job, all: &[Pod]) -> Option<String> {
+fn fail_job_message(job: &Job, all: &[&Pod]) -> Option<String> {
     let pfp = job.spec.as_ref()?.pod_failure_policy.as_ref()?;
     all.iter()
         .filter(|p| policy::is_pod_failed(p, job))
@@ -495,7 +507,7 @@ fn fail_job_message(job: &Job, all: &[Pod]) -> Option<String> {
 
 /// `pastBackoffLimitOnFailure`: with OnFailure, container restarts of pending and running
 /// pods count instead of failed pods, and trip at ≥ the limit (> 0 when the limit is 0).
-fn past_backoff_limit_on_failure(job: &Job, all: &[Pod], limit: i32) -> bool {
+fn past_backoff_limit_on_failure(job: &Job, all: &[&Pod], limit: i32) -> bool {
     let policy = job
         .spec
         .as_ref()
@@ -506,6 +518,7 @@ fn past_backoff_limit_on_failure(job: &Job, all: &[Pod], limit: i32) -> bool {
     }
     let restarts: i32 = all
         .iter()
+        .copied()
         .filter(|p| matches!(pods::phase(p), "Running" | "Pending"))
         .map(pods::restarts)
         .fold(0, i32::saturating_add);

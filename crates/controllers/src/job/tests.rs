@@ -317,7 +317,12 @@ fn names_are_deterministic_in_the_seed() {
     let a = run(&job(Some(2), 2), &[]);
     let b = run(&job(Some(2), 2), &[]);
     assert_eq!(names(&a), names(&b));
-    let c = plan(&job(Some(2), 2), &[], at(0), &Env { seed: 8, ..env() });
+    let c = plan(
+        &job(Some(2), 2),
+        &[] as &[Pod],
+        at(0),
+        &Env { seed: 8, ..env() },
+    );
     assert_ne!(names(&a), names(&c));
 }
 
@@ -335,7 +340,7 @@ fn only_the_remaining_completions_are_started() {
 fn nothing_is_created_or_deleted_while_expectations_are_unmet() {
     let p = plan(
         &job(Some(4), 3),
-        &[],
+        &[] as &[Pod],
         at(0),
         &Env {
             expectations_satisfied: false,
@@ -643,7 +648,7 @@ fn replacements_wait_for_the_exponential_backoff() {
         },
         ..env()
     };
-    assert_eq!(plan(&j2, &[], at(0), &e).creates.len(), 1);
+    assert_eq!(plan(&j2, &[] as &[Pod], at(0), &e).creates.len(), 1);
     // A success resets the count.
     let rec = BackoffRecord {
         failures_after_last_success: 3,
@@ -838,7 +843,7 @@ fn suspending_deletes_active_pods_uncounted_and_resuming_restarts() {
         status: Some(st),
         ..spec(j, |s| s.suspend = Some(false))
     };
-    let p = plan(&j, &[], at(30), &env());
+    let p = plan(&j, &[] as &[Pod], at(30), &env());
     assert_eq!(
         conds(&p.status),
         vec![c3("Suspended", "False", "JobResumed")]

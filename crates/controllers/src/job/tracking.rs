@@ -141,7 +141,7 @@ pub(super) fn track(
     out: &mut JobPlan,
     finish: Option<JobCondition>,
 ) {
-    let mut order: Vec<&Pod> = cx.pods.iter().collect();
+    let mut order: Vec<&Pod> = cx.pods.to_vec();
     if cx.indexed {
         order.sort_by_key(|p| pods::completion_index(p).unwrap_or(-1));
     }
