@@ -5,8 +5,11 @@ use anyhow::{Context, Result};
 use apiserver::AppState;
 use apiserver::registry::Registry;
 use runtime::ProcessRuntime;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
 use tokio::task::JoinSet;
 
 /// The parts built over one [`AppState`].
@@ -99,52 +102,113 @@ impl Composition {
     /// shutdown token is cancelled (the agent leaves containers running, to adopt them later).
     pub fn spawn_loops(
         &self,
-        tasks: &mut JoinSet<()>,
+        tasks: &mut Tasks,
         shutdown: &tokio_util::sync::CancellationToken,
         loops: Loops,
-    ) {
+    ) -> controllers::informers::Informers {
         let client = &self.client;
         // One shared watch cache per kind for every controller and the agent.
         let informers = controllers::informers::Informers::new(client);
-        tasks.spawn(informers.clone().run(shutdown.clone()));
-        tasks.spawn(controllers::garbage_collector::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(controllers::scheduler::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        // The agent stops its loops on shutdown and leaves the containers running: the next
-        // start adopts them.
-        tasks.spawn(Arc::clone(&self.agent).run_shared(
-            format!("batchlet-process://{}", env!("CARGO_PKG_VERSION")),
-            informers.pods.clone(),
-        ));
-        tasks.spawn(controllers::job::run(
-            client.clone(),
-            informers.clone(),
-            shutdown.clone(),
-        ));
-        if loops.cronjob {
-            tasks.spawn(controllers::cronjob::run(
+        tasks.spawn("informers", informers.clone().run(shutdown.clone()));
+        tasks.spawn(
+            "garbage collector",
+            controllers::garbage_collector::run(
                 client.clone(),
                 informers.clone(),
                 shutdown.clone(),
-            ));
+            ),
+        );
+        tasks.spawn(
+            "scheduler",
+            controllers::scheduler::run(client.clone(), informers.clone(), shutdown.clone()),
+        );
+        // The agent stops its loops on shutdown and leaves the containers running: the next
+        // start adopts them.
+        tasks.spawn(
+            "node agent",
+            Arc::clone(&self.agent).run_shared(
+                format!("batchlet-process://{}", env!("CARGO_PKG_VERSION")),
+                informers.pods.clone(),
+            ),
+        );
+        tasks.spawn(
+            "job controller",
+            controllers::job::run(client.clone(), informers.clone(), shutdown.clone()),
+        );
+        if loops.cronjob {
+            tasks.spawn(
+                "cronjob controller",
+                controllers::cronjob::run(client.clone(), informers.clone(), shutdown.clone()),
+            );
         }
-        tasks.spawn(controllers::pod_gc::run(
-            client.clone(),
-            informers.clone(),
-            loops.terminated_pod_gc_threshold,
-            shutdown.clone(),
-        ));
-        tasks.spawn(controllers::ttl_after_finished::run(
-            client.clone(),
-            informers,
-            shutdown.clone(),
-        ));
+        tasks.spawn(
+            "pod garbage collector",
+            controllers::pod_gc::run(
+                client.clone(),
+                informers.clone(),
+                loops.terminated_pod_gc_threshold,
+                shutdown.clone(),
+            ),
+        );
+        tasks.spawn(
+            "ttl-after-finished controller",
+            controllers::ttl_after_finished::run(
+                client.clone(),
+                informers.clone(),
+                shutdown.clone(),
+            ),
+        );
+        informers
     }
+}
+
+/// The server's long-running tasks, by name, so that a shutdown that does not complete says
+/// which loop kept it from completing.
+#[derive(Default)]
+pub struct Tasks {
+    set: JoinSet<()>,
+    running: Arc<Mutex<BTreeSet<&'static str>>>,
+}
+
+impl Tasks {
+    /// Spawns `fut` as the task `name`.
+    pub fn spawn(
+        &mut self,
+        name: &'static str,
+        fut: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        lock(&self.running).insert(name);
+        let running = Arc::clone(&self.running);
+        self.set.spawn(async move {
+            fut.await;
+            lock(&running).remove(name);
+        });
+    }
+
+    /// Waits for every task to end (they all stop on the shutdown token); those still
+    /// running after `patience` are a bug, logged by name and aborted, so that a stop always
+    /// completes.
+    pub async fn join(mut self, patience: Duration) {
+        let joined = tokio::time::timeout(patience, async {
+            while let Some(r) = self.set.join_next().await {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "task failed during shutdown");
+                }
+            }
+        })
+        .await;
+        if joined.is_err() {
+            let left: Vec<&str> = lock(&self.running).iter().copied().collect();
+            tracing::error!(
+                ?left,
+                "still running {patience:?} after shutdown; aborting them"
+            );
+            self.set.abort_all();
+            while self.set.join_next().await.is_some() {}
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

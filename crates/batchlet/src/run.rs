@@ -216,12 +216,17 @@ impl Session<'_> {
             }
         }
 
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = crate::compose::Tasks::default();
         let loops = crate::compose::Loops {
             cronjob: !self.args.now,
             terminated_pod_gc_threshold: controllers::pod_gc::DEFAULT_THRESHOLD,
         };
-        self.parts.spawn_loops(&mut tasks, self.shutdown, loops);
+        let informers = self.parts.spawn_loops(&mut tasks, self.shutdown, loops);
+        // The objects are created once the controllers' caches hold their first lists, as
+        // a server is up before its clients write.
+        if !informers.ready(Duration::from_secs(60)).await {
+            tracing::warn!("the controllers' caches are not filled after 60 s; going on");
+        }
         let end = self.follow(&objects).await;
         let (end, runs) = match end {
             Ok(x) => x,
@@ -537,25 +542,9 @@ impl Session<'_> {
         }
     }
 
-    async fn stop(&mut self, mut tasks: tokio::task::JoinSet<()>) {
+    async fn stop(&mut self, tasks: crate::compose::Tasks) {
         self.shutdown.cancel();
-        let joined = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(r) = tasks.join_next().await {
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "task failed during shutdown");
-                }
-            }
-        })
-        .await;
-        if joined.is_err() {
-            // Every loop stops on the shutdown token; one that does not is a bug, but it
-            // must not keep `run` from ending.
-            tracing::error!(
-                left = tasks.len(),
-                "loops still running 30 s after shutdown; aborting them"
-            );
-            tasks.abort_all();
-        }
+        tasks.join(crate::server::SHUTDOWN_PATIENCE).await;
         // The agent may have started a container after the first sweep.
         self.kill_containers().await;
     }

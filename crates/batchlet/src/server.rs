@@ -51,6 +51,9 @@ pub struct Args {
     default_watch_cache_size: usize,
 }
 
+/// How long the loops get to stop after the shutdown token is cancelled.
+pub const SHUTDOWN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(d) = arg {
         return Ok(d);
@@ -153,29 +156,23 @@ pub async fn run(args: Args) -> Result<()> {
     tracing::info!(%url, data_dir = %dir.display(), "serving the Kubernetes API");
     println!("export KUBECONFIG={}", kubeconfig_path.display());
 
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(apiserver::serve::serve(
-        listener,
-        app,
-        tls_config,
-        shutdown.clone(),
-    ));
+    let mut tasks = crate::compose::Tasks::default();
+    tasks.spawn(
+        "api listener",
+        apiserver::serve::serve(listener, app, tls_config, shutdown.clone()),
+    );
     if !args.api_only {
         let loops = crate::compose::Loops {
             cronjob: true,
             terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
         };
-        parts.spawn_loops(&mut tasks, &shutdown, loops);
+        let _informers = parts.spawn_loops(&mut tasks, &shutdown, loops);
     }
     let signal = signalled().await;
     // Shutdown order: stop accepting and end watches, let the controllers finish their
     // current reconcile, then close the store.
     shutdown.cancel();
-    while let Some(r) = tasks.join_next().await {
-        if let Err(e) = r {
-            tracing::error!(error = %e, "task failed during shutdown");
-        }
-    }
+    tasks.join(SHUTDOWN_PATIENCE).await;
     store.close().await;
     tracing::info!("stopped");
     signal

@@ -60,6 +60,17 @@ impl Informers {
         }
     }
 
+    /// Waits until every cache holds its first list; `false` if `patience` passed first.
+    pub async fn ready(&self, patience: std::time::Duration) -> bool {
+        let all = async {
+            let _ = self.pods.store().wait_until_ready().await;
+            let _ = self.jobs.store().wait_until_ready().await;
+            let _ = self.cronjobs.store().wait_until_ready().await;
+            let _ = self.nodes.store().wait_until_ready().await;
+        };
+        tokio::time::timeout(patience, all).await.is_ok()
+    }
+
     /// Watches and fills every cache until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
         tokio::join!(

@@ -106,14 +106,26 @@ impl Server {
         }
     }
 
-    /// Stops the server with SIGTERM and returns its exit status.
+    /// Stops the server with SIGTERM and returns its exit status. A server still running 120 s
+    /// later is killed and the test fails (a stop that hangs must not hang the suite).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(c.id().to_string())
             .status();
-        c.wait().expect("wait")
+        let asked = std::time::Instant::now();
+        loop {
+            if let Some(status) = c.try_wait().expect("wait") {
+                return status;
+            }
+            if asked.elapsed() > Duration::from_secs(120) {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("the server did not stop within 120 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Starts the server again on the same data dir.
