@@ -180,11 +180,15 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
         }
     }
 
-    /// Housekeeping until shutdown, once `store` has its first list.
-    pub(crate) async fn housekeeping(self: Arc<Self>, store: Store<Pod>) {
+    /// Housekeeping until shutdown, once `store` has its first list (`ready`).
+    pub(crate) async fn housekeeping(
+        self: Arc<Self>,
+        store: Store<Pod>,
+        ready: informer::Readiness,
+    ) {
         tokio::select! {
             () = self.shutdown.cancelled() => return,
-            r = store.wait_until_ready() => if r.is_err() { return },
+            r = ready.wait() => if r.is_err() { return },
         }
         loop {
             self.housekeep(&store);

@@ -137,7 +137,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             claims.run(self.shutdown.clone()),
             sync::run(Arc::clone(&self), controller),
             pvc::run(Arc::clone(&self), claims.clone()),
-            Arc::clone(&self).housekeeping(store),
+            Arc::clone(&self).housekeeping(store, pods.readiness()),
             Arc::clone(&self).heartbeats(),
         );
         self.tasks.close();

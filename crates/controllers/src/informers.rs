@@ -63,10 +63,10 @@ impl Informers {
     /// Waits until every cache holds its first list; `false` if `patience` passed first.
     pub async fn ready(&self, patience: std::time::Duration) -> bool {
         let all = async {
-            let _ = self.pods.store().wait_until_ready().await;
-            let _ = self.jobs.store().wait_until_ready().await;
-            let _ = self.cronjobs.store().wait_until_ready().await;
-            let _ = self.nodes.store().wait_until_ready().await;
+            let _ = self.pods.readiness().wait().await;
+            let _ = self.jobs.readiness().wait().await;
+            let _ = self.cronjobs.readiness().wait().await;
+            let _ = self.nodes.readiness().wait().await;
         };
         tokio::time::timeout(patience, all).await.is_ok()
     }

@@ -23,6 +23,13 @@
 //! woken by a change finds it indexed. A subscriber
 //! that joins late first gets an `Applied` for each cached object, atomically with its
 //! registration: it misses nothing and sees nothing twice.
+//!
+//! Readiness (the first list is cached) is ours too: [`Informer::readiness`]. kube-runtime's
+//! `Store::wait_until_ready` keeps a single waker (a futures oneshot behind its
+//! `DelayedInit`), so of several tasks waiting at once only the last to poll is woken; the
+//! others wait forever. A Job's sync stuck that way before its first step never ended, and
+//! kube-runtime runs no other sync of that Job while one is in flight: the Job was never
+//! synced again (a Job restarted with the server under load, twice in CI).
 
 use futures::channel::mpsc;
 use futures::stream::BoxStream;
@@ -40,6 +47,7 @@ pub use index::{Index, OwnerIndex};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// The annotation `kubectl apply` keeps the last applied configuration in.
@@ -152,6 +160,51 @@ struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
     gate: Mutex<Gate<K>>,
     /// The watch and the cache's writer, until [`Informer::run`] takes them.
     source: Mutex<Option<(Writer<K>, Events<K>)>>,
+    /// Whether the first list is cached.
+    ready: watch::Sender<State>,
+}
+
+/// An informer's progress towards its first list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Listing,
+    Ready,
+    /// Stopped before its first list.
+    Stopped,
+}
+
+/// The informer stopped (shutdown) before its cache held its first list.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the {kind} cache stopped before its first list")]
+pub struct Stopped {
+    kind: String,
+}
+
+/// Waits for an informer's first list; cheap to clone, any number may wait at once.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    rx: watch::Receiver<State>,
+    kind: String,
+}
+
+impl Readiness {
+    /// Returns once the cache holds its first list (at once after that), or
+    /// [`Stopped`] if the informer stops first.
+    pub async fn wait(&self) -> Result<(), Stopped> {
+        let mut rx = self.rx.clone();
+        let state = rx.wait_for(|s| *s != State::Listing).await.map(|s| *s);
+        match state {
+            Ok(State::Ready) => Ok(()),
+            _ => Err(Stopped {
+                kind: self.kind.clone(),
+            }),
+        }
+    }
+
+    /// Whether the cache holds its first list now.
+    pub fn is_ready(&self) -> bool {
+        *self.rx.borrow() == State::Ready
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -213,6 +266,7 @@ where
                     indexes: Vec::new(),
                 }),
                 source: Mutex::new(Some((writer, events.boxed()))),
+                ready: watch::Sender::new(State::Listing),
             }),
         }
     }
@@ -220,6 +274,15 @@ where
     /// A read handle on the cache (ready after the first list).
     pub fn store(&self) -> Store<K> {
         self.shared.reader.clone()
+    }
+
+    /// A handle that waits for the first list (use it, not `Store::wait_until_ready`: see
+    /// the module docs).
+    pub fn readiness(&self) -> Readiness {
+        Readiness {
+            rx: self.shared.ready.subscribe(),
+            kind: K::kind(&()).into_owned(),
+        }
     }
 
     /// A new subscriber: an `Applied` for each object cached now, then every change.
@@ -292,6 +355,13 @@ where
             }
         }
         lock(&self.shared.gate).subscribers.clear();
+        self.shared.ready.send_if_modified(|s| {
+            let listing = *s == State::Listing;
+            if listing {
+                *s = State::Stopped;
+            }
+            listing
+        });
     }
 
     /// Applies one watch event to the cache and hands its changes to the subscribers.
@@ -301,6 +371,13 @@ where
         // A relist swaps the whole cache at `InitDone`: what it held before is compared.
         let before = matches!(ev, watcher::Event::InitDone).then(|| reader.state());
         writer.apply_watcher_event(&ev);
+        if matches!(ev, watcher::Event::InitDone) {
+            self.shared.ready.send_if_modified(|s| {
+                let first = *s != State::Ready;
+                *s = State::Ready;
+                first
+            });
+        }
         let changes = match ev {
             watcher::Event::Apply(o) => reader
                 .get(&ObjectRef::from_obj(&o))
@@ -485,6 +562,68 @@ mod tests {
         assert_eq!(names, vec!["c".to_owned()]);
     }
 
+    /// Every waiter is woken by the first list, however many wait at once (kube-runtime's
+    /// `Store::wait_until_ready` wakes only the last to poll: with it this test hangs), and
+    /// an informer stopped before its first list fails its waiters.
+    #[tokio::test]
+    async fn every_concurrent_waiter_sees_the_first_list() {
+        let (tx, rx) = futures::channel::mpsc::unbounded::<watcher::Result<Event<Pod>>>();
+        let inf = Informer::from_events(rx);
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let r = inf.readiness();
+                tokio::spawn(async move { r.wait().await })
+            })
+            .collect();
+        // Let every waiter poll (and park) before the list arrives.
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!inf.readiness().is_ready());
+        let stop = CancellationToken::new();
+        let run = tokio::spawn({
+            let inf = inf.clone();
+            let stop = stop.clone();
+            async move { inf.run(stop).await }
+        });
+        for ev in [
+            Event::Init,
+            Event::InitApply(pod("a", "ua", "1")),
+            Event::InitDone,
+        ] {
+            tx.unbounded_send(Ok(ev)).expect("send");
+        }
+        for w in waiters {
+            let done = tokio::time::timeout(std::time::Duration::from_secs(30), w).await;
+            assert!(
+                matches!(done, Ok(Ok(Ok(())))),
+                "a waiter was not woken: {done:?}"
+            );
+        }
+        assert!(inf.readiness().is_ready());
+        inf.readiness().wait().await.expect("ready at once");
+        stop.cancel();
+        run.await.expect("run");
+
+        let (_tx, rx) = futures::channel::mpsc::unbounded::<watcher::Result<Event<Pod>>>();
+        let never = Informer::from_events(rx);
+        let waiter = tokio::spawn({
+            let r = never.readiness();
+            async move { r.wait().await }
+        });
+        let stop = CancellationToken::new();
+        stop.cancel();
+        never.run(stop).await;
+        let err = waiter
+            .await
+            .expect("join")
+            .expect_err("stopped before its first list");
+        assert_eq!(
+            err.to_string(),
+            "the Pod cache stopped before its first list"
+        );
+    }
+
     #[tokio::test]
     async fn a_late_subscriber_gets_the_cache_first() {
         let (tx, rx) = mpsc::unbounded();
@@ -500,7 +639,7 @@ mod tests {
         ] {
             tx.unbounded_send(Ok(e)).ok();
         }
-        inf.store().wait_until_ready().await.ok();
+        inf.readiness().wait().await.ok();
         let late = inf.subscribe();
         tx.unbounded_send(Ok(Event::Apply(pod("b", "ub", "2"))))
             .ok();

@@ -50,16 +50,29 @@ pub struct Server {
     cache: tempfile::TempDir,
     /// Server flags beyond the defaults (kept across restarts).
     extra: Vec<String>,
+    /// Holds `server.log`, the servers' standard error (printed when a command fails).
+    logs: tempfile::TempDir,
 }
 
-fn spawn(dir: &Path, listen: &str, extra: &[String]) -> (Child, PathBuf) {
+/// The server's log level in tests: `BATCHLET_TEST_LOG`, else warnings.
+fn log_level() -> String {
+    std::env::var("BATCHLET_TEST_LOG").unwrap_or_else(|_| "warn".to_owned())
+}
+
+/// Starts `batchlet server`; its log is appended to `log` (kept across restarts).
+fn spawn(dir: &Path, listen: &str, extra: &[String], log: &Path) -> (Child, PathBuf) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("server log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_batchlet"))
         .args(["server", "--listen", listen, "--data-dir"])
         .arg(dir)
         .args(extra)
-        .env("BATCHLET_LOG", "warn")
+        .env("BATCHLET_LOG", log_level())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("spawn batchlet server");
     let stdout = child.stdout.take().expect("stdout");
@@ -88,13 +101,20 @@ impl Server {
     pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
-        let (child, kubeconfig) = spawn(dir.path(), "127.0.0.1:0", &extra);
+        let logs = tempfile::tempdir().expect("log dir");
+        let (child, kubeconfig) = spawn(
+            dir.path(),
+            "127.0.0.1:0",
+            &extra,
+            &logs.path().join("server.log"),
+        );
         Server {
             child: Some(child),
             dir,
             kubeconfig,
             cache: tempfile::tempdir().expect("cache dir"),
             extra,
+            logs,
         }
     }
 
@@ -131,7 +151,12 @@ impl Server {
     /// Starts the server again on the same data dir.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, kubeconfig) = spawn(self.dir.path(), "127.0.0.1:0", &self.extra);
+        let (child, kubeconfig) = spawn(
+            self.dir.path(),
+            "127.0.0.1:0",
+            &self.extra,
+            &self.log_path(),
+        );
         self.child = Some(child);
         self.kubeconfig = kubeconfig;
         self.cache = tempfile::tempdir().expect("cache dir");
@@ -176,15 +201,55 @@ impl Server {
         Run::from(out)
     }
 
-    /// Runs kubectl and asserts it succeeded; returns stdout.
+    /// Runs kubectl and asserts it succeeded; returns stdout. On failure the panic message
+    /// holds what the server knows (see [`Server::diagnostics`]).
     pub fn ok(&self, args: &[&str]) -> String {
         let r = self.kubectl(args);
         assert!(
             r.success,
-            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-            r.stdout, r.stderr
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}\n{}",
+            r.stdout,
+            r.stderr,
+            self.diagnostics()
         );
         r.stdout
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.logs.path().join("server.log")
+    }
+
+    /// What a failed test should show: the Jobs, CronJobs and pods with their states, the
+    /// last Events, and the tail of the server's log (`BATCHLET_TEST_LOG` sets its level).
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::from("---- server state ----\n");
+        for args in [
+            &["get", "jobs,cronjobs", "-A", "-o", "wide"][..],
+            &["get", "pods", "-A", "-o", "wide"],
+            &["get", "events", "-A", "--sort-by=.lastTimestamp"],
+        ] {
+            let r = self.kubectl(args);
+            let text = if r.success { r.stdout } else { r.stderr };
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            out.push_str(&format!(
+                "$ kubectl {}\n{}\n",
+                args.join(" "),
+                tail.join("\n")
+            ));
+        }
+        let r = self.kubectl(&["get", "jobs", "-A", "-o", "jsonpath={.items[*].status}"]);
+        out.push_str(&format!("job status: {}\n", r.stdout));
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(80)..];
+        out.push_str(&format!(
+            "---- server log ({} lines, last {}) ----\n{}\n",
+            lines.len(),
+            tail.len(),
+            tail.join("\n")
+        ));
+        out
     }
 
     /// The server's URL and token, from the kubeconfig.

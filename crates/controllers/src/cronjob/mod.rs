@@ -71,6 +71,8 @@ pub const MAX_DEFER: Duration = Duration::from_secs(60);
 struct Context {
     client: Client,
     job_index: Index<Job>,
+    /// The Job cache's first list (not `Store::wait_until_ready`: see the informer crate).
+    jobs_ready: informer::Readiness,
     recorder: Recorder,
     gate: gate::Gate,
 }
@@ -240,9 +242,8 @@ async fn create(
 }
 
 async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.job_index
-        .store()
-        .wait_until_ready()
+    ctx.jobs_ready
+        .wait()
         .await
         .map_err(|_| Error::CacheClosed)?;
     let ns = obj.metadata.namespace.as_deref().unwrap_or("default");
@@ -313,6 +314,7 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
         job_index: informers.jobs.index(cronjob_uid),
+        jobs_ready: informers.jobs.readiness(),
         gate: gate::Gate::default(),
     });
     let stop = async move { shutdown.cancelled().await };

@@ -71,7 +71,8 @@ const PARALLEL_CALLS: usize = 32;
 
 struct Context {
     client: Client,
-    pods: Store<Pod>,
+    /// The pod cache's first list (not `Store::wait_until_ready`: see the informer crate).
+    pods_ready: informer::Readiness,
     pod_index: Index<Pod>,
     jobs: Store<Job>,
     expectations: Arc<Expectations>,
@@ -394,8 +395,8 @@ async fn release(
 }
 
 async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.pods
-        .wait_until_ready()
+    ctx.pods_ready
+        .wait()
         .await
         .map_err(|_| Error::CacheClosed)?;
     let key = job_key(&job);
@@ -574,7 +575,7 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
-        pods: pod_cache.clone(),
+        pods_ready: informers.pods.readiness(),
         pod_index,
         jobs: jobs.store(),
         expectations: expectations.clone(),
