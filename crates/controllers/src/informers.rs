@@ -18,9 +18,13 @@
 //!   their status with a PUT (`replace_status`) of the cached object, and a status PUT keeps
 //!   the metadata it carries, annotations included (the status strategies reset only the
 //!   spec), so a stripped annotation would be erased from the stored object.
+//! - the Job template of CronJobs (`spec.jobTemplate`, [`slim_cronjob`]): about half of a
+//!   cached CronJob's memory, read by no one but the CronJob controller when a Job is due,
+//!   which then reads the CronJob with a GET. The status PUT of a cached CronJob is
+//!   unaffected: the status strategy takes the spec from the stored object.
 
 use informer::{Informer, Strip};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::batch::v1::{CronJob, Job, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher;
@@ -34,7 +38,7 @@ pub struct Informers {
     pub pods: Informer<Pod>,
     /// Every Job.
     pub jobs: Informer<Job>,
-    /// Every CronJob.
+    /// Every CronJob, without its Job template ([`slim_cronjob`]).
     pub cronjobs: Informer<CronJob>,
     /// Every Node.
     pub nodes: Informer<Node>,
@@ -51,7 +55,7 @@ impl Informers {
                 Strip::ManagedFieldsAndLastApplied,
             ),
             jobs: Informer::new(Api::all(client.clone()), wc(), Strip::ManagedFields),
-            cronjobs: Informer::new(Api::all(client.clone()), wc(), Strip::ManagedFields),
+            cronjobs: Informer::with_trim(Api::all(client.clone()), wc(), slim_cronjob),
             nodes: Informer::new(
                 Api::all(client.clone()),
                 wc(),
@@ -79,6 +83,16 @@ impl Informers {
             self.cronjobs.run(shutdown.clone()),
             self.nodes.run(shutdown),
         );
+    }
+}
+
+/// A CronJob as the shared cache keeps it: without managedFields and with an empty
+/// `spec.jobTemplate` (see the module docs); the rest of the spec, the metadata and the
+/// status are the stored ones.
+pub fn slim_cronjob(cj: &mut CronJob) {
+    Strip::ManagedFields.apply(cj);
+    if let Some(spec) = cj.spec.as_mut() {
+        spec.job_template = JobTemplateSpec::default();
     }
 }
 

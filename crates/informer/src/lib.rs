@@ -246,10 +246,18 @@ where
     /// An informer over `api` with `wc` (field and label selectors), caching objects
     /// without what `strip` names. Nothing is watched before [`run`](Self::run).
     pub fn new(api: Api<K>, wc: watcher::Config, strip: Strip) -> Self {
-        let events = watcher(api, wc)
-            .default_backoff()
-            .modify(move |o: &mut K| strip.apply(o))
-            .boxed();
+        Self::with_trim(api, wc, move |o: &mut K| strip.apply(o))
+    }
+
+    /// An informer over `api` with `wc`, caching objects as `trim` leaves them: for caches
+    /// whose readers need less of a kind than [`Strip`] keeps (what `trim` drops, a reader
+    /// reads with a GET). Nothing is watched before [`run`](Self::run).
+    pub fn with_trim(
+        api: Api<K>,
+        wc: watcher::Config,
+        trim: impl Fn(&mut K) + Send + 'static,
+    ) -> Self {
+        let events = watcher(api, wc).default_backoff().modify(trim).boxed();
         Self::from_events(events)
     }
 

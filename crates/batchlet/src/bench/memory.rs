@@ -4,7 +4,10 @@
 //! `/bin/true`, parallelism 100, one after the other: real pods through the whole server,
 //! so a long run at full size), or, with `--memory-pods-via status-patch`, after M pods
 //! created bound to another registered Node and patched `Succeeded` as its kubelet would
-//! (the same objects in the caches, without running M processes).
+//! (the same objects in the caches, without running M processes). The last figure is the
+//! steady state: read once pod GC is done (the API lists no more terminated pods than its
+//! threshold), then until two readings agree; it is printed with its anonymous and
+//! file-backed parts, since the store's readers map its file and the pages they touch count.
 
 use super::server::{Api, ServerProcess, true_job, wait_complete};
 use super::{PodsVia, Sizes, load};
@@ -47,8 +50,9 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
     })
     .await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let (anon, file) = srv.rss_split_mib();
     println!(
-        "memory       rss with {n} CronJobs {:>8.1} MiB  (load {:.2})",
+        "memory       rss with {n} CronJobs {:>8.1} MiB  (anon {anon:.1}, file-backed {file:.1}; load {:.2})",
         srv.rss_mib(),
         load()
     );
@@ -82,18 +86,71 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
             load()
         );
     }
+    let threshold = sizes
+        .memory_gc_threshold
+        .unwrap_or(controllers::pod_gc::DEFAULT_THRESHOLD);
+    let kept = pod_gc_done(api, threshold, start).await?;
+    let rss = settled_rss(&srv).await;
+    let (anon, file) = srv.rss_split_mib();
     println!(
-        "memory       rss with {n} CronJobs and {m} finished pods {:>8.1} MiB  (load {:.2}; settled: two readings 5 s apart within 1 MiB, after at least one pod GC period)",
-        settled_rss(&srv).await,
+        "memory       rss with {n} CronJobs and {m} finished pods {rss:>8.1} MiB  (anon {anon:.1}, file-backed {file:.1}: code and the store file its readers map; load {:.2}; steady state: read once pod GC is done, {kept} terminated pods left at threshold {threshold}, then two readings 5 s apart within 1 MiB)",
         load()
     );
     Ok(())
 }
 
-/// The server's RSS once it settles: read every 5 s, after at least 25 s (a pod GC period
-/// of 20 s and its deletes), until two readings agree within 1 MiB (at most 2 minutes).
+/// Waits until pod GC is done: the terminated pods the API lists are at most `threshold`
+/// (checked every 5 s, at most 15 minutes; a threshold of 0 disables pod GC: no wait).
+/// Returns the terminated pods left.
+async fn pod_gc_done(api: &Api, threshold: usize, start: Instant) -> Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let left = terminated_pods(api).await?;
+        if threshold == 0 || left <= threshold {
+            println!(
+                "  memory: pod GC done after {:.0} s: {left} terminated pods  (load {:.2})",
+                start.elapsed().as_secs_f64(),
+                load()
+            );
+            return Ok(left);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "pod GC not done after 15 minutes: {left} terminated pods, threshold {threshold}"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// The terminated pods (phase `Succeeded` or `Failed`) in namespace `mem`, listed in pages
+/// of 500 so that counting them adds little to the server's memory.
+async fn terminated_pods(api: &Api) -> Result<usize> {
+    let (mut count, mut cont) = (0, String::new());
+    loop {
+        let mut path = "/api/v1/namespaces/mem/pods?limit=500".to_owned();
+        if !cont.is_empty() {
+            path.push_str("&continue=");
+            path.push_str(&cont);
+        }
+        let list = api.get(&path).await?;
+        count += list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+            .count();
+        match list["metadata"]["continue"].as_str() {
+            Some(c) if !c.is_empty() => cont = c.to_owned(),
+            _ => return Ok(count),
+        }
+    }
+}
+
+/// The server's RSS once it settles: read every 5 s until two readings agree within 1 MiB
+/// (at most 2 minutes).
 async fn settled_rss(srv: &ServerProcess) -> f64 {
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let mut last = srv.rss_mib();
     for _ in 0..24 {
         tokio::time::sleep(Duration::from_secs(5)).await;

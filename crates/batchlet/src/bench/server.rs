@@ -76,13 +76,25 @@ impl ServerProcess {
 
     /// Resident memory of the server process, KiB.
     pub fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    /// A memory field of the server's `/proc/PID/status` (`VmRSS`, `RssAnon`, `RssFile`), KiB.
+    pub fn status_kib(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
-            .context("VmRSS")
+            .with_context(|| field.to_owned())
+    }
+
+    /// Resident memory in MiB split into anonymous (heap, stacks) and file-backed (the
+    /// binary's code and the store file its readers map: page cache, counted while mapped).
+    pub fn rss_split_mib(&self) -> (f64, f64) {
+        let mib = |f: &str| self.status_kib(f).map_or(f64::NAN, |k| k as f64 / 1024.0);
+        (mib("RssAnon"), mib("RssFile"))
     }
 
     /// Resident memory in MiB (NaN if it cannot be read).

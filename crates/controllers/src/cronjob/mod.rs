@@ -9,6 +9,11 @@
 //! ([`OwnerIndex`]), fed by the same subscription that wakes a CronJob when one of its Jobs
 //! changes; a sync does not scan every Job.
 //!
+//! The shared cache keeps CronJobs without their Job template
+//! ([`crate::informers::slim_cronjob`]): a sync that creates a Job (or sees an unexpected
+//! one) reads the CronJob with a GET and plans again on what it read, so the Job comes from
+//! the stored template (one read per run; the plan is the same unless the CronJob changed).
+//!
 //! Each CronJob is woken at its next scheduled time by the controller's requeue
 //! (`Action::requeue`, one timer per CronJob, no polling), or at once when it or one of its
 //! Jobs changes, exactly at the scheduled time (no 100 ms padding: [`times::requeue_after`]).
@@ -47,7 +52,7 @@ use crate::events::{Event, Recorder};
 use crate::informers::{Informers, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
-use informer::Index;
+use informer::{Index, Strip};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -258,18 +263,21 @@ async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
     let mut jobs = ctx.children(&jobs_api, &cj).await?;
     let now = Timestamp::now();
     let mut p = plan::plan(&cj, &jobs, now);
-    if !p.unexpected.is_empty() {
-        // The cache may not have seen our own last status write yet (`GetCronJob`).
-        let fresh = match cj_api.get(&name).await {
+    // The cached CronJob has no Job template (`informers::slim_cronjob`): a sync that
+    // creates a Job reads the CronJob first and plans again on what it read.
+    if !p.unexpected.is_empty() || p.create.is_some() {
+        // Also: the cache may not have seen our own last status write yet (`GetCronJob`).
+        let mut fresh = match cj_api.get(&name).await {
             Ok(c) => c,
             Err(e) if is_code(&e, 404) => return Ok(Action::await_change()),
             Err(e) => return Err(e.into()),
         };
+        Strip::ManagedFields.apply(&mut fresh);
         if fresh.metadata.resource_version != cj.metadata.resource_version {
-            cj = fresh;
-            jobs = ctx.children(&jobs_api, &cj).await?;
-            p = plan::plan(&cj, &jobs, now);
+            jobs = ctx.children(&jobs_api, &fresh).await?;
         }
+        cj = fresh;
+        p = plan::plan(&cj, &jobs, now);
     }
     for d in &p.prune {
         ctx.delete(&jobs_api, &cj, d).await;

@@ -486,3 +486,95 @@ fn impossible_schedules_and_deleted_cronjobs() {
     assert_eq!(created(&p), None);
     assert_eq!(p.requeue_after, None);
 }
+
+#[test]
+fn the_cached_cronjob_without_its_template_plans_the_same_but_the_job() {
+    // (case, spec, status, children, now): the shell plans on the cached CronJob, and
+    // again on the one it reads when the plan creates a Job.
+    type Case = (&'static str, Value, Value, Vec<Job>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "first run",
+            json!({}),
+            json!({}),
+            vec![],
+            "2025-06-02T10:01:00.5Z",
+        ),
+        (
+            "forbid with an active job",
+            json!({"concurrencyPolicy": "Forbid"}),
+            json!({"active": active(&["cj-1"])}),
+            vec![job("cj-1", None)],
+            "2025-06-02T10:03:00Z",
+        ),
+        (
+            "replace",
+            json!({"concurrencyPolicy": "Replace"}),
+            json!({"active": active(&["cj-1"])}),
+            vec![job("cj-1", None)],
+            "2025-06-02T10:03:00Z",
+        ),
+        (
+            "history pruned, a completed job seen",
+            json!({"successfulJobsHistoryLimit": 1}),
+            json!({"active": active(&["cj-2"])}),
+            vec![
+                job(
+                    "cj-1",
+                    Some((
+                        "Complete",
+                        Some("2025-06-02T10:01:00Z"),
+                        "2025-06-02T10:01:05Z",
+                    )),
+                ),
+                job(
+                    "cj-2",
+                    Some((
+                        "Complete",
+                        Some("2025-06-02T10:02:00Z"),
+                        "2025-06-02T10:02:05Z",
+                    )),
+                ),
+            ],
+            "2025-06-02T10:02:30Z",
+        ),
+        (
+            "suspended",
+            json!({"suspend": true}),
+            json!({}),
+            vec![],
+            "2025-06-02T10:05:00Z",
+        ),
+        (
+            "an unexpected job",
+            json!({}),
+            json!({}),
+            vec![job("cj-7", None)],
+            "2025-06-02T10:01:30Z",
+        ),
+    ];
+    for (name, spec, status, jobs, now) in cases {
+        let stored = cronjob(spec, status);
+        let mut cached = stored.clone();
+        crate::informers::slim_cronjob(&mut cached);
+        assert_ne!(
+            serde_json::to_value(&cached.spec).ok(),
+            serde_json::to_value(&stored.spec).ok(),
+            "{name}: the template is left out"
+        );
+        let full = plan(&stored, &jobs, ts(now));
+        let slim = plan(&cached, &jobs, ts(now));
+        let without_job = |p: &CronJobPlan| {
+            let mut p = p.clone();
+            let c = p.create.take().map(|c| (c.job.metadata.name, c.scheduled));
+            (p, c)
+        };
+        assert_eq!(without_job(&slim), without_job(&full), "{name}");
+        // The shell reads the CronJob before it creates: only a stored one makes a Job.
+        if let Some(c) = &full.create {
+            assert!(c.job.spec.is_some(), "{name}");
+            let slim_job = slim.create.as_ref().map(|c| c.job.spec.is_some());
+            assert_eq!(slim_job, Some(false), "{name}");
+        }
+    }
+}
