@@ -127,7 +127,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             }
         }
         tracing::info!(node = %self.cfg.node_name, "node agent running");
-        let (controller, store) = sync::controller(&self, &pods);
+        let store = pods.store();
         let claims = Informer::<PersistentVolumeClaim>::new(
             Api::all(self.client.clone()),
             watcher::Config::default(),
@@ -135,7 +135,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
         );
         tokio::join!(
             claims.run(self.shutdown.clone()),
-            sync::run(Arc::clone(&self), controller),
+            sync::run(Arc::clone(&self), pods.clone()),
             pvc::run(Arc::clone(&self), claims.clone()),
             Arc::clone(&self).housekeeping(store, pods.readiness()),
             Arc::clone(&self).heartbeats(),

@@ -1,5 +1,6 @@
-//! The pod sync loop: a kube-runtime `Controller` over the Pods bound to this node (of a
-//! Pod cache that may hold other pods too: the server's shared one) that asks [`crate::plan`] what to do and does it: start
+//! The pod sync loop: pod workers over the Pods bound to this node (of a Pod cache that may
+//! hold other pods too: the server's shared one), fed straight from the cache's changes
+//! through a [`WorkQueue`], that ask [`crate::plan`] what to do and do it: start
 //! containers through the runtime, stop them, record events, write the status, release a
 //! terminal pod's runtime state, and delete a stopped pod's object. Exits of containers come
 //! back through [`Agent::record_exit`], which requeues the pod.
@@ -8,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::channel::mpsc;
+use informer::{Change, Informer, Next, RateLimit, Subscription, WorkQueue};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::Controller;
-use kube::runtime::controller::Action as Requeue;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use runtime::{ContainerRuntime, ExitReason, ExitStatus, Handle};
 use serde_json::json;
 
@@ -55,7 +56,8 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
         self.pods().get_mut(uid).map(f)
     }
 
-    async fn sync(self: &Arc<Self>, pod: &Pod) -> Result<Requeue> {
+    /// Syncs `pod`; when to sync it again without a change, if ever.
+    async fn sync(self: &Arc<Self>, pod: &Pod) -> Result<Option<Duration>> {
         let uid = pod
             .metadata
             .uid
@@ -103,11 +105,9 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             if let Some(s) = status {
                 self.write_status(pod, &s).await?;
             }
-            return Ok(plan
-                .requeue
-                .map_or_else(Requeue::await_change, Requeue::requeue));
+            return Ok(plan.requeue);
         }
-        Ok(Requeue::requeue(Duration::from_millis(100)))
+        Ok(Some(Duration::from_millis(100)))
     }
 
     async fn write_status(
@@ -411,25 +411,93 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
     }
 }
 
-/// Runs the pod sync loop until shutdown; returns the Controller's store for housekeeping.
-pub(crate) async fn run<R: ContainerRuntime + 'static>(
-    agent: Arc<Agent<R>>,
-    controller: Controller<Pod>,
-) {
+/// Retries of a failed sync: client-go's 5 ms doubling, capped at the kubelet's pod worker
+/// back-off period (10 s).
+const RETRY: RateLimit = RateLimit {
+    base: Duration::from_millis(5),
+    max: Duration::from_secs(10),
+};
+
+/// A pod's key in the work queue.
+type Key = ObjectRef<Pod>;
+
+/// Runs the pod workers until shutdown (the kubelet's pod workers): this node's pods in
+/// `pods` and the exits [`Agent::record_exit`] reports are keys in a [`WorkQueue`]; each key
+/// is synced by one worker at a time, against the pod as cached when its sync starts. A
+/// sync's requeue (a deadline, a crash backoff) is a delayed add, a failed sync a
+/// rate-limited one. On shutdown no sync starts and the running ones finish.
+pub(crate) async fn run<R: ContainerRuntime + 'static>(agent: Arc<Agent<R>>, pods: Informer<Pod>) {
+    let queue = WorkQueue::new(RETRY);
     let triggered = agent
         .triggered
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
-    let controller = match triggered {
-        Some(rx) => controller.reconcile_on(rx),
-        None => controller,
-    };
-    let stop = agent.shutdown.clone();
-    controller
-        .graceful_shutdown_on(async move { stop.cancelled().await })
-        .run(reconcile::<R>, error_policy::<R>, agent)
-        .for_each(|_| async {})
+    let changes = pods.subscribe();
+    tokio::join!(
+        feed(&agent, changes, triggered, &queue),
+        work(&agent, pods.store(), pods.readiness(), &queue)
+    );
+}
+
+/// Adds the key of every change to a pod on this node, and of every exit, until shutdown.
+async fn feed<R: ContainerRuntime + 'static>(
+    agent: &Agent<R>,
+    changes: Subscription<Pod>,
+    triggered: Option<mpsc::UnboundedReceiver<Key>>,
+    queue: &WorkQueue<Key>,
+) {
+    let node = agent.cfg.node_name.as_str();
+    let mine = changes.filter_map(|c| {
+        std::future::ready(match c {
+            Change::Applied(p) if on_node(&p, node) => Some(ObjectRef::from_obj(p.as_ref())),
+            _ => None,
+        })
+    });
+    let exits = futures::stream::iter(triggered).flatten();
+    let mut keys = futures::stream::select(mine, exits);
+    loop {
+        tokio::select! {
+            () = agent.shutdown.cancelled() => return,
+            key = keys.next() => match key {
+                Some(key) => queue.add(key),
+                None => return,
+            },
+        }
+    }
+}
+
+/// Syncs each key in a worker task, once `store` has its first list (`ready`), until
+/// shutdown; then waits for the running syncs.
+async fn work<R: ContainerRuntime + 'static>(
+    agent: &Arc<Agent<R>>,
+    store: Store<Pod>,
+    ready: informer::Readiness,
+    queue: &WorkQueue<Key>,
+) {
+    let stop = &agent.shutdown;
+    tokio::select! {
+        () = stop.cancelled() => return queue.shut_down(),
+        r = ready.wait() => if r.is_err() { return queue.shut_down() },
+    }
+    queue
+        .run_workers(stop, |key| {
+            let (agent, store) = (Arc::clone(agent), store.clone());
+            async move {
+                // A pod gone from the cache needs no sync (housekeeping stops what it left).
+                let Some(pod) = store.get(&key) else {
+                    return Next::AwaitChange;
+                };
+                match reconcile(&pod, &agent).await {
+                    Ok(Some(after)) => Next::After(after),
+                    Ok(None) => Next::AwaitChange,
+                    Err(e) => {
+                        tracing::warn!(pod = %key.name, error = %e, "pod sync failed; retrying");
+                        Next::Retry
+                    }
+                }
+            }
+        })
         .await;
 }
 
@@ -438,35 +506,13 @@ pub(crate) fn on_node(pod: &Pod, node: &str) -> bool {
     pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node)
 }
 
-/// The controller over this node's pods in `pods`; returns the cache for housekeeping.
-pub(crate) fn controller<R: ContainerRuntime + 'static>(
-    agent: &Agent<R>,
-    pods: &informer::Informer<Pod>,
-) -> (Controller<Pod>, Store<Pod>) {
-    let node = agent.cfg.node_name.clone();
-    let mine = pods
-        .applied()
-        .filter(move |p| std::future::ready(on_node(p, &node)));
-    let c = Controller::for_shared_stream(mine, pods.store());
-    let store = c.store();
-    (c, store)
-}
-
+/// Syncs `pod` if it is on this node; when to sync it again without a change, if ever.
 async fn reconcile<R: ContainerRuntime + 'static>(
-    pod: Arc<Pod>,
-    agent: Arc<Agent<R>>,
-) -> Result<Requeue> {
-    if !on_node(&pod, &agent.cfg.node_name) {
-        return Ok(Requeue::await_change());
+    pod: &Pod,
+    agent: &Arc<Agent<R>>,
+) -> Result<Option<Duration>> {
+    if !on_node(pod, &agent.cfg.node_name) {
+        return Ok(None);
     }
-    agent.sync(&pod).await
-}
-
-fn error_policy<R: ContainerRuntime + 'static>(
-    pod: Arc<Pod>,
-    err: &Error,
-    _agent: Arc<Agent<R>>,
-) -> Requeue {
-    tracing::warn!(pod = pod.metadata.name.as_deref().unwrap_or(""), error = %err, "pod sync failed; retrying");
-    Requeue::requeue(Duration::from_secs(1))
+    agent.sync(pod).await
 }

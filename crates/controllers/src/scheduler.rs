@@ -5,7 +5,8 @@
 //! memory requests against allocatable minus the requests of the node's non-terminal pods,
 //! and the pod count). A pod that fits nowhere gets `PodScheduled=False` with reason
 //! `Unschedulable` and the scheduler's message, and a `FailedScheduling` event; a bound one a
-//! `Scheduled` event. The decision is [`plan`]; the rest is the shell.
+//! `Scheduled` event. The decision is [`plan`]; the rest is the shell: pod workers over a
+//! [`WorkQueue`] fed straight from the Pod and Node caches' changes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,8 +18,6 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Event, EventSource, Node, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::Controller;
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use serde_json::json;
@@ -26,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::informers::Informers;
 use crate::{Error, Result};
-use informer::{Change, Subscription};
+use informer::{Change, Next, RateLimit, Subscription, WorkQueue};
 
 /// The scheduler's name (`spec.schedulerName` of the pods it binds).
 pub const NAME: &str = "default-scheduler";
@@ -403,11 +402,9 @@ async fn event(client: &Client, pod: &Pod, warning: bool, reason: &str, message:
     }
 }
 
-async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
-    // Every pod change triggers a reconcile: keep the queue of changes short.
-    ctx.placement().catch_up();
+async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Next> {
     if !wants(&pod) {
-        return Ok(Action::await_change());
+        return Ok(Next::AwaitChange);
     }
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod
@@ -426,7 +423,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
         let mut placement = ctx.placement();
         placement.catch_up();
         if placement.assumed.contains_key(&uid) {
-            return Ok(Action::await_change());
+            return Ok(Next::AwaitChange);
         }
         placement.usage()
     };
@@ -449,15 +446,13 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
             if let Err(e) = bound {
                 ctx.placement().assumed.remove(&uid);
                 return match e {
-                    kube::Error::Api(s) if s.code == 409 || s.code == 404 => {
-                        Ok(Action::await_change())
-                    }
+                    kube::Error::Api(s) if s.code == 409 || s.code == 404 => Ok(Next::AwaitChange),
                     e => Err(e.into()),
                 };
             }
             let msg = format!("Successfully assigned {ns}/{name} to {node}");
             event(&ctx.client, &pod, false, "Scheduled", &msg).await;
-            Ok(Action::await_change())
+            Ok(Next::AwaitChange)
         }
         Decision::Unschedulable(message) => {
             let old = pod
@@ -499,21 +494,23 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
                 }
                 event(&ctx.client, &pod, true, "FailedScheduling", &message).await;
             }
-            Ok(Action::requeue(RETRY))
+            Ok(Next::After(RETRY))
         }
     }
 }
 
-fn error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(pod = pod.metadata.name.as_deref().unwrap_or(""), error = %err, "scheduling failed; retrying");
-    Action::requeue(Duration::from_secs(1))
-}
+/// Retries of a failed scheduling: kube-scheduler's pod backoff (1 s doubling to 10 s).
+const BACKOFF: RateLimit = RateLimit {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(10),
+};
 
-/// Runs the scheduler over the shared Pod and Node caches until `shutdown` is cancelled.
+/// Runs the scheduler over the shared Pod and Node caches until `shutdown` is cancelled:
+/// every pod change is applied to the placement and, for a pod waiting for a node, adds
+/// its key to a [`WorkQueue`]; a node's change adds every waiting pod. Each key is
+/// scheduled by one worker task at a time, against the pod as cached when it starts.
 pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
-    let controller =
-        Controller::for_shared_stream(informers.pods.applied(), informers.pods.store());
-    let pods = controller.store();
+    let pods = informers.pods.store();
     let ctx = Arc::new(Context {
         client,
         nodes: informers.nodes.store(),
@@ -524,21 +521,58 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
         }),
         deciding: tokio::sync::Mutex::new(()),
     });
-    // A node that appears or changes may fit the pods waiting for one.
-    let waiting = pods.clone();
-    let controller = controller.watches_shared_stream(informers.nodes.touched(), move |_n| {
-        waiting
-            .state()
-            .iter()
-            .filter(|p| wants(p))
-            .map(|p| ObjectRef::from_obj(p.as_ref()))
-            .collect::<Vec<_>>()
-    });
-    controller
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    let queue = WorkQueue::new(BACKOFF);
+    let feed = async {
+        let mut changes = futures::stream::select(
+            informers.pods.subscribe().map(Some),
+            // A node that appears or changes may fit the pods waiting for one.
+            informers.nodes.subscribe().map(|_| None),
+        );
+        loop {
+            let change = tokio::select! {
+                () = shutdown.cancelled() => return,
+                change = changes.next() => change,
+            };
+            match change {
+                None => return,
+                Some(Some(change)) => {
+                    // Every pod change: keep the placement's queue of changes short.
+                    ctx.placement().catch_up();
+                    if let Change::Applied(pod) = change
+                        && wants(&pod)
+                    {
+                        queue.add(ObjectRef::from_obj(pod.as_ref()));
+                    }
+                }
+                Some(None) => {
+                    for p in pods.state().iter().filter(|p| wants(p)) {
+                        queue.add(ObjectRef::from_obj(p.as_ref()));
+                    }
+                }
+            }
+        }
+    };
+    let work = async {
+        tokio::select! {
+            () = shutdown.cancelled() => return queue.shut_down(),
+            r = informers.pods.readiness().wait() => if r.is_err() { return queue.shut_down() },
+        }
+        queue
+            .run_workers(&shutdown, |key: ObjectRef<Pod>| {
+                let (ctx, pods) = (Arc::clone(&ctx), pods.clone());
+                async move {
+                    let Some(pod) = pods.get(&key) else {
+                        return Next::AwaitChange;
+                    };
+                    reconcile(pod, ctx).await.unwrap_or_else(|e| {
+                        tracing::warn!(pod = %key.name, error = %e, "scheduling failed; retrying");
+                        Next::Retry
+                    })
+                }
+            })
+            .await;
+    };
+    tokio::join!(feed, work);
 }
 
 #[cfg(test)]

@@ -41,8 +41,10 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 mod index;
+pub mod workqueue;
 
 pub use index::{Index, OwnerIndex};
+pub use workqueue::{Next, RateLimit, WorkQueue};
 
 use std::collections::HashMap;
 use std::fmt::Debug;

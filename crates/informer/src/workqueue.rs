@@ -1,0 +1,666 @@
+//! [`WorkQueue`]: client-go's rate-limited work queue, for workers fed straight from an
+//! informer's changes (the kubelet's pod workers, a controller's sync loop) with no timer
+//! between a change and its processing.
+//!
+//! The rules are client-go's `workqueue` (`queue.go`, `delaying_queue.go`,
+//! `rate_limiting_queue.go`):
+//! - a key added several times before a worker takes it is processed once (dedup);
+//! - a key is processed by at most one worker at a time: [`get`](WorkQueue::get) hands it
+//!   out, [`done`](WorkQueue::done) ends its processing;
+//! - a key added while it is being processed is processed again after `done`;
+//! - [`add_after`](WorkQueue::add_after) adds a key once a delay has passed (timers such as
+//!   a deadline or a crash backoff); of several pending delays for a key the earliest wins;
+//! - [`add_rate_limited`](WorkQueue::add_rate_limited) retries a failed key after an
+//!   exponential per-key delay ([`RateLimit`]) until [`forget`](WorkQueue::forget);
+//! - after [`shut_down`](WorkQueue::shut_down) nothing is added and `get` returns `None`
+//!   (keys being processed finish; their owner waits for them).
+//!
+//! An added key is handed to a waiting worker at once (a `Notify`, no timer): only delayed
+//! keys go through the clock. [`run_workers`](WorkQueue::run_workers) is the owner loop:
+//! one task per key handed out, whose sync says what [`Next`].
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What a key's sync asks for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing until the key is added again (its failures are forgotten).
+    AwaitChange,
+    /// The key again after this delay (a timer), or sooner if it is added (its failures
+    /// are forgotten).
+    After(Duration),
+    /// The sync failed: the key again after its next rate-limited delay.
+    Retry,
+}
+
+/// Per-key exponential retry delays: `base * 2^failures`, at most `max` (client-go's
+/// `ItemExponentialFailureRateLimiter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The delay after the first failure.
+    pub base: Duration,
+    /// The longest delay.
+    pub max: Duration,
+}
+
+impl RateLimit {
+    /// client-go's default controller rate limiter's per-item part: 5 ms doubling to 1000 s.
+    pub const CLIENT_GO: RateLimit = RateLimit {
+        base: Duration::from_millis(5),
+        max: Duration::from_secs(1000),
+    };
+
+    /// The delay before the retry that follows `failures` earlier failures.
+    pub fn delay(&self, failures: u32) -> Duration {
+        let factor = 1u32.checked_shl(failures).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// A queue of keys for workers. Cheap to clone; clones share the queue.
+#[derive(Debug)]
+pub struct WorkQueue<K> {
+    inner: Arc<Inner<K>>,
+}
+
+impl<K> Clone for WorkQueue<K> {
+    fn clone(&self) -> Self {
+        WorkQueue {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner<K> {
+    state: Mutex<State<K>>,
+    /// Wakes the workers waiting in `get` (new keys, an earlier delay, shutdown).
+    wake: Notify,
+    limit: RateLimit,
+}
+
+#[derive(Debug)]
+struct State<K> {
+    /// Keys ready for a worker, in order.
+    queue: VecDeque<K>,
+    /// Keys to be processed: in `queue`, or waiting for their processing to end.
+    dirty: HashSet<K>,
+    /// Keys a worker holds.
+    processing: HashSet<K>,
+    /// Delayed keys: their ready time (and its sequence number in `timers`).
+    waiting: HashMap<K, (Instant, u64)>,
+    /// Delayed keys by ready time.
+    timers: BTreeMap<(Instant, u64), K>,
+    seq: u64,
+    /// Failures per key since its last `forget`.
+    failures: HashMap<K, u32>,
+    shutting_down: bool,
+}
+
+impl<K: Eq + Hash + Clone> State<K> {
+    /// Marks `key` to be processed; true when it became ready for a worker.
+    fn add(&mut self, key: K) -> bool {
+        if self.shutting_down || self.dirty.contains(&key) {
+            return false;
+        }
+        self.dirty.insert(key.clone());
+        if self.processing.contains(&key) {
+            return false;
+        }
+        self.queue.push_back(key);
+        true
+    }
+
+    /// Adds the delayed keys whose time has come.
+    fn promote(&mut self, now: Instant) {
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            self.waiting.remove(&key);
+            self.add(key);
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> WorkQueue<K> {
+    /// An empty queue whose failed keys are retried after `limit`'s delays.
+    pub fn new(limit: RateLimit) -> Self {
+        WorkQueue {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    dirty: HashSet::new(),
+                    processing: HashSet::new(),
+                    waiting: HashMap::new(),
+                    timers: BTreeMap::new(),
+                    seq: 0,
+                    failures: HashMap::new(),
+                    shutting_down: false,
+                }),
+                wake: Notify::new(),
+                limit,
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State<K>> {
+        // No code panics while holding the lock; a poisoned queue is still consistent.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `key` for processing (once, however often it is added before a worker takes it).
+    pub fn add(&self, key: K) {
+        if self.state().add(key) {
+            self.inner.wake.notify_waiters();
+        }
+    }
+
+    /// Adds `key` once `delay` has passed (at once if it is zero). A key already waiting
+    /// keeps the earlier of its two times.
+    pub fn add_after(&self, key: K, delay: Duration) {
+        if delay.is_zero() {
+            return self.add(key);
+        }
+        let at = Instant::now() + delay;
+        {
+            let mut st = self.state();
+            if st.shutting_down {
+                return;
+            }
+            if let Some(&(old, seq)) = st.waiting.get(&key) {
+                if old <= at {
+                    return;
+                }
+                st.timers.remove(&(old, seq));
+            }
+            st.seq += 1;
+            let seq = st.seq;
+            st.waiting.insert(key.clone(), (at, seq));
+            st.timers.insert((at, seq), key);
+        }
+        // A worker sleeping until a later time must wake for this one.
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Adds `key` after its next retry delay (one more failure).
+    pub fn add_rate_limited(&self, key: K) {
+        let delay = {
+            let mut st = self.state();
+            let n = st.failures.entry(key.clone()).or_insert(0);
+            let d = self.inner.limit.delay(*n);
+            *n = n.saturating_add(1);
+            d
+        };
+        self.add_after(key, delay);
+    }
+
+    /// Forgets `key`'s failures: its next retry starts from the base delay.
+    pub fn forget(&self, key: &K) {
+        self.state().failures.remove(key);
+    }
+
+    /// How many times `key` was retried since it was last forgotten.
+    pub fn retries(&self, key: &K) -> u32 {
+        self.state().failures.get(key).copied().unwrap_or(0)
+    }
+
+    /// The next key to process, which the caller holds until [`done`](Self::done); waits
+    /// for one. `None` once the queue is shut down.
+    pub async fn get(&self) -> Option<K> {
+        loop {
+            let woken = self.inner.wake.notified();
+            tokio::pin!(woken);
+            // Registered before looking, so no wake-up between the look and the wait is lost.
+            woken.as_mut().enable();
+            let next = {
+                let mut st = self.state();
+                if st.shutting_down {
+                    return None;
+                }
+                st.promote(Instant::now());
+                if let Some(key) = st.queue.pop_front() {
+                    st.dirty.remove(&key);
+                    st.processing.insert(key.clone());
+                    return Some(key);
+                }
+                st.timers.first_key_value().map(|((at, _), _)| *at)
+            };
+            match next {
+                Some(at) => {
+                    tokio::select! {
+                        () = &mut woken => {}
+                        () = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => woken.await,
+            }
+        }
+    }
+
+    /// Ends the processing of `key`; if it was added meanwhile, it is ready again.
+    pub fn done(&self, key: &K) {
+        let again = {
+            let mut st = self.state();
+            st.processing.remove(key);
+            if st.dirty.contains(key) && !st.shutting_down {
+                st.queue.push_back(key.clone());
+                true
+            } else {
+                false
+            }
+        };
+        if again {
+            self.inner.wake.notify_waiters();
+        }
+    }
+
+    /// Stops the queue: nothing more is added or handed out, waiting workers get `None`.
+    pub fn shut_down(&self) {
+        self.state().shutting_down = true;
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Ends the processing of `key` as its sync's `next` says.
+    pub fn finish(&self, key: &K, next: Next) {
+        match next {
+            Next::AwaitChange => self.forget(key),
+            Next::After(delay) => {
+                self.forget(key);
+                self.add_after(key.clone(), delay);
+            }
+            Next::Retry => self.add_rate_limited(key.clone()),
+        }
+        self.done(key);
+    }
+
+    /// Whether [`shut_down`](Self::shut_down) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.state().shutting_down
+    }
+
+    /// Keys ready for a worker now (not the delayed or processing ones).
+    pub fn len(&self) -> usize {
+        self.state().queue.len()
+    }
+
+    /// Whether no key is ready for a worker now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<K: Eq + Hash + Clone + Send + 'static> WorkQueue<K> {
+    /// Hands each key to a task of its own running `sync` (so each key is synced by one
+    /// task at a time, different keys at once), then [`finish`](Self::finish)es it as the
+    /// sync says, until `shutdown` is cancelled; then shuts the queue down and waits for
+    /// the syncs that are running.
+    pub async fn run_workers<F, Fut>(&self, shutdown: &CancellationToken, sync: F)
+    where
+        F: Fn(K) -> Fut,
+        Fut: Future<Output = Next> + Send + 'static,
+    {
+        let workers = TaskTracker::new();
+        loop {
+            let key = tokio::select! {
+                () = shutdown.cancelled() => None,
+                key = self.get() => key,
+            };
+            let Some(key) = key else { break };
+            let synced = sync(key.clone());
+            let queue = self.clone();
+            workers.spawn(async move {
+                let next = synced.await;
+                queue.finish(&key, next);
+            });
+        }
+        self.shut_down();
+        workers.close();
+        workers.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    const LIMIT: RateLimit = RateLimit {
+        base: Duration::from_millis(5),
+        max: Duration::from_millis(100),
+    };
+
+    /// The key `get` returns at once, if any (without waiting).
+    fn now(q: &WorkQueue<&'static str>) -> Option<&'static str> {
+        q.get().now_or_never().flatten()
+    }
+
+    /// Every key ready now, in order.
+    fn drain(q: &WorkQueue<&'static str>) -> Vec<&'static str> {
+        std::iter::from_fn(|| now(q)).collect()
+    }
+
+    #[test]
+    fn rate_limit_table() {
+        // (failures before, delay)
+        let cases = [
+            (0, 5),
+            (1, 10),
+            (2, 20),
+            (4, 80),
+            (5, 100),
+            (6, 100),
+            (40, 100),
+        ];
+        for (failures, ms) in cases {
+            assert_eq!(
+                LIMIT.delay(failures),
+                Duration::from_millis(ms),
+                "{failures}"
+            );
+        }
+        assert_eq!(
+            RateLimit::CLIENT_GO.delay(u32::MAX),
+            Duration::from_secs(1000)
+        );
+    }
+
+    /// One step of a scenario.
+    enum Step {
+        /// Adds the key this many times.
+        Add(&'static str, usize),
+        /// Ends the processing of the key.
+        Done(&'static str),
+    }
+    use Step::{Add, Done};
+
+    #[test]
+    fn queue_table() {
+        // (case, steps; after each step every ready key is taken, and held until `Done`)
+        type Case = (&'static str, Vec<(Step, Vec<&'static str>)>);
+        let cases: Vec<Case> = vec![
+            (
+                "keys come out in order",
+                vec![(Add("a", 1), vec!["a"]), (Add("b", 1), vec!["b"])],
+            ),
+            (
+                "a key added twice before a worker takes it comes out once",
+                vec![(Add("a", 2), vec!["a"]), (Done("a"), vec![])],
+            ),
+            (
+                "a key added while processed comes out again after done, once",
+                vec![
+                    (Add("a", 1), vec!["a"]),
+                    (Add("a", 1), vec![]),
+                    (Add("a", 1), vec![]),
+                    (Add("b", 1), vec!["b"]),
+                    (Done("a"), vec!["a"]),
+                    (Done("a"), vec![]),
+                ],
+            ),
+            (
+                "done without a new add: nothing",
+                vec![
+                    (Add("a", 1), vec!["a"]),
+                    (Done("a"), vec![]),
+                    (Add("a", 1), vec!["a"]),
+                ],
+            ),
+        ];
+        for (name, steps) in cases {
+            let q = WorkQueue::new(LIMIT);
+            for (i, (step, want)) in steps.into_iter().enumerate() {
+                match step {
+                    Add(k, n) => (0..n).for_each(|_| q.add(k)),
+                    Done(k) => q.done(&k),
+                }
+                assert_eq!(drain(&q), want, "{name}, step {i}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_worker_gets_a_key_added_later() {
+        let q = WorkQueue::new(LIMIT);
+        let worker = tokio::spawn({
+            let q = q.clone();
+            async move { q.get().await }
+        });
+        tokio::task::yield_now().await;
+        q.add("a");
+        assert_eq!(worker.await.ok().flatten(), Some("a"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_keys_come_out_when_due_earliest_wins() {
+        let q = WorkQueue::new(LIMIT);
+        q.add_after("late", Duration::from_secs(10));
+        q.add_after("a", Duration::from_secs(5));
+        q.add_after("a", Duration::from_secs(8)); // later: ignored
+        q.add_after("b", Duration::from_secs(9));
+        q.add_after("b", Duration::from_secs(3)); // earlier: wins
+        q.add_after("now", Duration::ZERO);
+        assert_eq!(drain(&q), vec!["now"]);
+        let start = Instant::now();
+        let mut order = Vec::new();
+        for _ in 0..3 {
+            let k = q.get().await;
+            order.push((k, (Instant::now() - start).as_secs()));
+            if let Some(k) = k {
+                q.done(&k);
+            }
+        }
+        assert_eq!(
+            order,
+            vec![(Some("b"), 3), (Some("a"), 5), (Some("late"), 10)]
+        );
+        // The superseded timers fired nothing.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(drain(&q), Vec::<&str>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_earlier_delay_wakes_a_worker_sleeping_until_a_later_one() {
+        let q = WorkQueue::new(LIMIT);
+        q.add_after("late", Duration::from_secs(100));
+        let start = Instant::now();
+        let worker = tokio::spawn({
+            let q = q.clone();
+            async move { (q.get().await, Instant::now()) }
+        });
+        tokio::task::yield_now().await;
+        q.add_after("soon", Duration::from_secs(1));
+        let (k, at) = worker.await.unwrap_or((None, start));
+        assert_eq!((k, (at - start).as_secs()), (Some("soon"), 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delayed_key_being_processed_comes_out_after_done() {
+        let q = WorkQueue::new(LIMIT);
+        q.add("a");
+        assert_eq!(now(&q), Some("a"));
+        q.add_after("a", Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(drain(&q), Vec::<&str>::new(), "held by its worker");
+        q.done(&"a");
+        assert_eq!(drain(&q), vec!["a"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_back_off_until_forgotten() {
+        let q = WorkQueue::new(LIMIT);
+        let mut delays = Vec::new();
+        for _ in 0..4 {
+            q.add_rate_limited("a");
+            let before = Instant::now();
+            let k = q.get().await;
+            assert_eq!(k, Some("a"));
+            delays.push((Instant::now() - before).as_millis());
+            q.done(&"a");
+        }
+        assert_eq!(delays, vec![5, 10, 20, 40]);
+        assert_eq!(q.retries(&"a"), 4);
+        q.forget(&"a");
+        assert_eq!(q.retries(&"a"), 0);
+        q.add_rate_limited("a");
+        let before = Instant::now();
+        assert_eq!(q.get().await, Some("a"));
+        assert_eq!((Instant::now() - before).as_millis(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_wakes_workers_and_stops_adds() {
+        let q: WorkQueue<&'static str> = WorkQueue::new(LIMIT);
+        q.add_after("a", Duration::from_secs(1));
+        assert_eq!(q.get().await, Some("a"));
+        let worker = tokio::spawn({
+            let q = q.clone();
+            async move { q.get().await }
+        });
+        tokio::task::yield_now().await;
+        q.add("b");
+        q.shut_down();
+        q.add("c");
+        q.add_after("d", Duration::from_secs(1));
+        assert_eq!(worker.await.ok(), Some(None), "no key after shutdown");
+        assert!(q.is_shutting_down());
+        q.done(&"a");
+        assert_eq!(q.get().await, None);
+    }
+
+    /// A sync that records what it saw and waits for the test's permission to end.
+    struct Probe {
+        /// (key, running syncs of the key when it started, of any key; when)
+        started: Mutex<Vec<(&'static str, usize, usize, Instant)>>,
+        running: Mutex<HashMap<&'static str, usize>>,
+        release: tokio::sync::Semaphore,
+        nexts: Mutex<VecDeque<Next>>,
+    }
+
+    impl Default for Probe {
+        fn default() -> Self {
+            Probe {
+                started: Mutex::default(),
+                running: Mutex::default(),
+                release: tokio::sync::Semaphore::new(0),
+                nexts: Mutex::default(),
+            }
+        }
+    }
+
+    impl Probe {
+        async fn sync(self: Arc<Self>, key: &'static str) -> Next {
+            {
+                let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+                *running.entry(key).or_default() += 1;
+                let all = running.values().sum();
+                self.started
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((key, running[key], all, Instant::now()));
+            }
+            if let Ok(p) = self.release.acquire().await {
+                p.forget();
+            }
+            *self
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key)
+                .or_default() -= 1;
+            self.nexts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front()
+                .unwrap_or(Next::AwaitChange)
+        }
+
+        /// (key, running syncs of the key when it started, of any key)
+        fn started(&self) -> Vec<(&'static str, usize, usize)> {
+            self.started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|&(k, one, all, _)| (k, one, all))
+                .collect()
+        }
+
+        /// When each sync started, in ms after `t0`.
+        fn times(&self, t0: Instant) -> Vec<u128> {
+            self.started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|&(.., at)| at.saturating_duration_since(t0).as_millis())
+                .collect()
+        }
+    }
+
+    /// Lets the spawned tasks run until nothing changes (paused time: no timer fires).
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn workers_sync_keys_at_once_each_key_one_at_a_time() {
+        let q = WorkQueue::new(LIMIT);
+        let probe = Arc::new(Probe::default());
+        let stop = CancellationToken::new();
+        let owner = tokio::spawn({
+            let (q, probe, stop) = (q.clone(), Arc::clone(&probe), stop.clone());
+            async move { q.run_workers(&stop, |k| Arc::clone(&probe).sync(k)).await }
+        });
+        q.add("a");
+        settle().await;
+        q.add("a"); // while a is being synced
+        q.add("b");
+        settle().await;
+        assert_eq!(probe.started(), vec![("a", 1, 1), ("b", 1, 2)]);
+        probe.release.add_permits(2);
+        settle().await;
+        // a again, after its first sync ended: never two syncs of a at once.
+        assert_eq!(probe.started()[2].0, "a");
+        assert_eq!(probe.started()[2].1, 1);
+        // That sync asks for a timer, the next fails, and the next fails again.
+        probe
+            .nexts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend([
+                Next::After(Duration::from_secs(30)),
+                Next::Retry,
+                Next::Retry,
+            ]);
+        let t0 = Instant::now();
+        probe.release.add_permits(3);
+        while probe.started().len() < 6 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        // The 30 s timer, then the 5 ms and 10 ms retries.
+        assert_eq!(probe.times(t0)[3..], [30_000, 30_005, 30_015]);
+        // Shutdown waits for the running sync of a.
+        stop.cancel();
+        settle().await;
+        assert!(!owner.is_finished(), "the owner waits for running syncs");
+        probe.release.add_permits(1);
+        settle().await;
+        assert!(owner.is_finished());
+        assert!(q.is_shutting_down());
+        assert_eq!(probe.started().len(), 6);
+    }
+}
