@@ -14,6 +14,9 @@ pub const ALL_VERBS: &[&str] = &[
     "watch",
 ];
 
+/// Verbs of a resource that is only ever created, never stored (the access reviews).
+pub const CREATE_ONLY: &[&str] = &["create"];
+
 /// A subresource advertised in discovery.
 #[derive(Debug, Clone, Copy)]
 pub struct Subresource {
@@ -82,6 +85,12 @@ impl ResourceInfo {
         }
     }
 
+    /// Whether the resource is only created and never stored (its objects are answers, as
+    /// the access reviews'), so only `POST` on its collection exists.
+    pub fn create_only(&self) -> bool {
+        self.verbs == CREATE_ONLY
+    }
+
     /// The subresource named `name`, if served.
     pub fn subresource(&self, name: &str) -> Option<&'static Subresource> {
         self.subresources.iter().find(|s| s.name == name)
@@ -98,7 +107,8 @@ const fn status(group: &'static str, kind: &'static str) -> Subresource {
     }
 }
 
-/// Every resource batchlet serves, core group first.
+/// Every resource batchlet serves, core group first, then the named groups in the real
+/// server's discovery order.
 pub static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo {
         group: "",
@@ -176,6 +186,42 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short_names: &["ev"],
         categories: &[],
         verbs: ALL_VERBS,
+        subresources: &[],
+    },
+    ResourceInfo {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        verbs: CREATE_ONLY,
+        subresources: &[],
+    },
+    ResourceInfo {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        verbs: CREATE_ONLY,
+        subresources: &[],
+    },
+    ResourceInfo {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        singular: "selfsubjectrulesreview",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        verbs: CREATE_ONLY,
         subresources: &[],
     },
     ResourceInfo {

@@ -8,7 +8,10 @@
 //! that its kind does not, in the form the real server's strict decoder prints.
 
 use crate::resource::{self, ResourceInfo};
-use k8s_openapi::api::{batch::v1 as batch, core::v1 as core};
+use k8s_openapi::api::{
+    authentication::v1 as authentication, authorization::v1 as authorization, batch::v1 as batch,
+    core::v1 as core,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
@@ -244,6 +247,15 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
             ("", "PersistentVolumeClaim") => {
                 generator.subschema_for::<core::PersistentVolumeClaim>();
             }
+            ("authentication.k8s.io", "SelfSubjectReview") => {
+                generator.subschema_for::<authentication::SelfSubjectReview>();
+            }
+            ("authorization.k8s.io", "SelfSubjectAccessReview") => {
+                generator.subschema_for::<authorization::SelfSubjectAccessReview>();
+            }
+            ("authorization.k8s.io", "SelfSubjectRulesReview") => {
+                generator.subschema_for::<authorization::SelfSubjectRulesReview>();
+            }
             _ => {}
         }
     }
@@ -258,6 +270,16 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
         let gvk = json!([{"group": r.group, "kind": r.kind, "version": r.version}]);
         if let Some(Value::Object(s)) = schemas.get_mut(&schema_name(r)) {
             s.insert("x-kubernetes-group-version-kind".into(), gvk);
+            // k8s-openapi requires `metadata` (its field is not optional); the real
+            // reviews' schemas do not, and kubectl validates their manifests client-side.
+            if r.create_only()
+                && let Some(Value::Array(req)) = s.get_mut("required")
+            {
+                req.retain(|f| f != "metadata");
+                if req.is_empty() {
+                    s.remove("required");
+                }
+            }
         }
     }
     for (schema, prop, key, strategy, map_keys) in PATCH_META {
@@ -288,7 +310,11 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
 
 /// The `components.schemas` name of a resource's kind, e.g. `io.k8s.api.batch.v1.Job`.
 pub fn schema_name(r: &ResourceInfo) -> String {
-    let group = if r.group.is_empty() { "core" } else { r.group };
+    // The Go package's name: `authorization.k8s.io` is package `authorization`.
+    let group = match r.group.split('.').next() {
+        None | Some("") => "core",
+        Some(g) => g,
+    };
     format!("io.k8s.api.{group}.{}.{}", r.version, r.kind)
 }
 
@@ -403,6 +429,16 @@ fn paths(r: &ResourceInfo) -> Map<String, Value> {
     let k = r.kind;
     let ns = if r.namespaced { "Namespaced" } else { "" };
     let mut out = Map::new();
+    if r.create_only() {
+        // The access reviews: a POST on the collection is all the real server documents.
+        out.insert(
+            coll,
+            json!({
+                "post": op(r, "post", &format!("create{ns}{k}"), &["dryRun", "fieldManager", "fieldValidation", "pretty"], Some(body(&kind_ref)), &kind_ref),
+            }),
+        );
+        return out;
+    }
     out.insert(
         coll.clone(),
         json!({

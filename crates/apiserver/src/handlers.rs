@@ -137,6 +137,15 @@ async fn route(
         _ => return Err(ApiError::NoRoute),
     };
     let target = request::parse_target(group, version, rest)?;
+    if target.resource.create_only() {
+        // The reviews have only a collection, and only POST on it.
+        if target.name.is_some() {
+            return Err(ApiError::NoRoute);
+        }
+        if method != Method::POST {
+            return Err(ApiError::MethodNotAllowed);
+        }
+    }
     let q = Query::parse(uri.query());
     let format = request::negotiate(accept);
     let ct = header_str(headers, header::CONTENT_TYPE).map(str::to_owned);
@@ -301,6 +310,14 @@ async fn create(
     ct: Option<&str>,
     body: &[u8],
 ) -> ApiResult<Response> {
+    if t.resource.create_only() {
+        let reviewed = crate::review::create(t.resource, q, ct, body, state.registry.now())?;
+        return Ok(match reviewed.answer {
+            Ok(v) => json_value(StatusCode::CREATED, &v),
+            Err(e) => e.into_response(),
+        })
+        .map(|resp| with_warnings(resp, &reviewed.warnings));
+    }
     match t.subresource.as_deref() {
         None => {}
         Some("binding") if t.name.is_some() => return bind(state, t, body).await,

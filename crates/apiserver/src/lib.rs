@@ -14,6 +14,7 @@ pub mod object;
 pub mod openapi;
 pub mod registry;
 pub mod request;
+pub mod review;
 pub mod serve;
 pub mod table;
 pub mod tls;

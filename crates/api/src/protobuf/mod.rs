@@ -4,13 +4,15 @@
 //! The body is the magic `k8s\0` followed by a `runtime.Unknown` message whose `typeMeta`
 //! names the kind and whose `raw` holds the object message (e.g. `batch.v1.Job`). [`decode`]
 //! decodes that with the prost types of `k8s-pb`, converts them to the `k8s-openapi` types
-//! ([`conv::ToOpenapi`], one impl per message reachable from Job, CronJob, Pod, Namespace, Event
-//! and Node) and serializes those, so the apiserver goes on as with a JSON body. Proto2 sends
-//! every non-pointer scalar even when empty; the conversion drops them where Go's JSON has
-//! `omitempty`. Fields newer than v1.33 (k8s-pb follows a later release) are dropped.
+//! ([`conv::ToOpenapi`], one impl per message reachable from Job, CronJob, Pod, Namespace,
+//! Event, Node and the access reviews) and serializes those, so the apiserver goes on as with
+//! a JSON body. Proto2 sends every non-pointer scalar even when empty; the conversion drops
+//! them where Go's JSON has `omitempty`. Fields newer than v1.33 (k8s-pb follows a later
+//! release) are dropped.
 //!
 //! No input panics: prost bounds recursion and reports malformed input as errors.
 
+mod authorization;
 mod batch;
 mod cluster;
 mod container;
@@ -89,7 +91,10 @@ pub fn decode(bytes: &[u8]) -> Result<(String, String, Value), ProtobufError> {
         return Err(ProtobufError::MissingKind);
     }
     let raw = unknown.raw.unwrap_or_default();
-    use k8s_pb::api::{batch::v1 as batch, core::v1 as core};
+    use k8s_pb::api::{
+        authentication::v1 as authn, authorization::v1 as authz, batch::v1 as batch,
+        core::v1 as core,
+    };
     let object = match (api_version.as_str(), kind.as_str()) {
         ("batch/v1", "Job") => to_json::<batch::Job>(&raw),
         ("batch/v1", "CronJob") => to_json::<batch::CronJob>(&raw),
@@ -97,6 +102,15 @@ pub fn decode(bytes: &[u8]) -> Result<(String, String, Value), ProtobufError> {
         ("v1", "Namespace") => to_json::<core::Namespace>(&raw),
         ("v1", "Event") => to_json::<core::Event>(&raw),
         ("v1", "Node") => to_json::<core::Node>(&raw),
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            to_json::<authn::SelfSubjectReview>(&raw)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            to_json::<authz::SelfSubjectAccessReview>(&raw)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            to_json::<authz::SelfSubjectRulesReview>(&raw)
+        }
         _ => return Err(ProtobufError::NotRegistered { api_version, kind }),
     };
     let object = object.map_err(|e| ProtobufError::Object {

@@ -7,6 +7,7 @@
 //! and the `cmp.Diff` text after "pod updates may not change fields other than" (go-cmp
 //! randomizes its spacing, so no client can rely on it).
 
+mod authorization;
 mod container;
 mod core;
 mod cron;
@@ -22,6 +23,7 @@ mod quantity;
 mod resources;
 mod volume;
 
+pub use authorization::validate_self_subject_access_review;
 pub use cron::{go_parse_duration, parse_standard};
 pub use cronjob::load_location;
 pub use field::{ErrorList, ErrorType, FieldError, GO_REPR_KEY, go_quote};

@@ -10,6 +10,7 @@ mod access;
 mod client;
 
 mod apply;
+mod auth;
 mod bench;
 mod cronjob;
 mod discovery;
