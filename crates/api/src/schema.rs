@@ -15,6 +15,7 @@ use k8s_openapi::api::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 /// A generated OpenAPI v3 document for one group-version.
@@ -561,7 +562,7 @@ pub fn unknown_fields(r: &ResourceInfo, obj: &Value) -> Vec<String> {
     };
     let mut out = Vec::new();
     if let Some(schema) = doc.schemas.get(&schema_name(r)) {
-        walk(&doc.schemas, schema, obj, "", &mut out, 0);
+        walk(&doc.schemas, schema, obj, &mut String::new(), &mut out, 0);
     }
     out
 }
@@ -607,11 +608,13 @@ pub fn resolve_named<'a>(
     (name, s)
 }
 
+/// The strict field check's walk. `path` is the field path so far, extended and truncated
+/// in place (no string is allocated for a known field).
 fn walk(
     schemas: &Map<String, Value>,
     schema: &Value,
     v: &Value,
-    path: &str,
+    path: &mut String,
     out: &mut Vec<String>,
     depth: usize,
 ) {
@@ -628,33 +631,40 @@ fn walk(
     }
     match v {
         Value::Object(map) => {
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                for (k, child) in map {
-                    let child_path = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    match props.get(k) {
-                        Some(ps) => walk(schemas, ps, child, &child_path, out, depth + 1),
-                        None => out.push(child_path),
-                    }
+            let (props, additional) = match schema.get("properties").and_then(Value::as_object) {
+                Some(p) => (Some(p), None),
+                None => (
+                    None,
+                    schema.get("additionalProperties").filter(|a| a.is_object()),
+                ),
+            };
+            if props.is_none() && additional.is_none() {
+                return;
+            }
+            for (k, child) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
                 }
-            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-                for (k, child) in map {
-                    let child_path = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    walk(schemas, ap, child, &child_path, out, depth + 1);
+                path.push_str(k);
+                match (props, additional) {
+                    (Some(props), _) => match props.get(k) {
+                        Some(ps) => walk(schemas, ps, child, path, out, depth + 1),
+                        None => out.push(path.clone()),
+                    },
+                    (None, Some(ap)) => walk(schemas, ap, child, path, out, depth + 1),
+                    (None, None) => {}
                 }
+                path.truncate(len);
             }
         }
         Value::Array(items) => {
             if let Some(is) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    walk(schemas, is, item, &format!("{path}[{i}]"), out, depth + 1);
+                    let len = path.len();
+                    let _ = write!(path, "[{i}]");
+                    walk(schemas, is, item, path, out, depth + 1);
+                    path.truncate(len);
                 }
             }
         }

@@ -25,6 +25,7 @@ pub use set::FieldSet;
 
 use crate::resource::ResourceInfo;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use ty::Ty;
 
 /// Who writes, through which resource, and when.
@@ -140,6 +141,18 @@ fn reset_filter(req: &Request<'_>, set: &mut FieldSet) {
     set.remove_subtree(&PathElement::Field(reset.to_owned()));
 }
 
+/// `v` without `metadata.managedFields`, copied only when it has them.
+fn borrowed_without_managed_fields(v: &Value) -> Cow<'_, Value> {
+    if v.get("metadata")
+        .and_then(|m| m.get("managedFields"))
+        .is_some()
+    {
+        Cow::Owned(without_managed_fields(v))
+    } else {
+        Cow::Borrowed(v)
+    }
+}
+
 fn without_managed_fields(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -180,16 +193,26 @@ pub fn record_update(
     managed: &[Entry],
 ) -> Vec<Entry> {
     let ty = Ty::root(req.resource);
-    let mut before = without_managed_fields(before);
+    let mut before = borrowed_without_managed_fields(before);
     // Top-level structs (spec, status) always exist in Go, if only empty.
-    if let (Value::Object(zero), Some(b)) = (empty_object(req.resource), before.as_object_mut()) {
-        for (k, v) in zero {
-            if v.is_object() && !b.contains_key(&k) {
-                b.insert(k, json!({}));
+    if let Value::Object(zero) = empty_object(req.resource) {
+        let missing = |b: &Value| {
+            b.as_object().is_some_and(|b| {
+                zero.iter()
+                    .any(|(k, v)| v.is_object() && !b.contains_key(k))
+            })
+        };
+        if missing(&before)
+            && let Some(b) = before.to_mut().as_object_mut()
+        {
+            for (k, v) in &zero {
+                if v.is_object() && !b.contains_key(k) {
+                    b.insert(k.clone(), json!({}));
+                }
             }
         }
     }
-    let c = walk::compare(ty, &before, &without_managed_fields(after));
+    let c = walk::compare(ty, &before, &borrowed_without_managed_fields(after));
     let mut changed = c.modified.union(&c.added);
     reset_filter(req, &mut changed);
     let mut removed = c.removed;

@@ -53,21 +53,24 @@ pub fn on_create(
 }
 
 /// The managedFields after an Update-operation write from `old` to `next` (both without
-/// the entries deciding anything). `requested` are the entries the request body carried
-/// (a client may replace them, as kubectl's client-side-apply upgrade does); otherwise the
-/// stored ones are the base. The stored JSON is kept as it is when nothing changed.
+/// their managedFields: `stored_json` are the stored entries). `requested` are the entries
+/// the request body carried (a client may replace them, as kubectl's client-side-apply
+/// upgrade does); otherwise the stored ones are the base. The stored JSON is kept as it is
+/// when nothing changed.
 #[allow(clippy::too_many_arguments)]
 pub fn on_update(
     r: &'static ResourceInfo,
     old: &Value,
+    stored_json: Option<&Value>,
     next: &Value,
     requested: Option<&Value>,
     manager: Option<&str>,
     status: bool,
     time: &str,
 ) -> Option<Value> {
-    let stored_json = old.get("metadata").and_then(|m| m.get("managedFields"));
-    let stored = entries_of(old).unwrap_or_default();
+    let stored = stored_json
+        .and_then(|v| apply::decode(Some(v)).ok())
+        .unwrap_or_default();
     let from_request = if status {
         None
     } else {

@@ -146,6 +146,28 @@ fn pod_grace_period(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
     (bound && !terminal && grace > 0).then_some(grace)
 }
 
+/// Whether a stored namespace has a `metadata.deletionTimestamp` (a string): it is being
+/// terminated. Reads only that field; the rest of the object is skipped, not built.
+fn namespace_terminating(stored: &[u8]) -> ApiResult<bool> {
+    #[derive(serde::Deserialize)]
+    struct Namespace {
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        #[serde(rename = "deletionTimestamp")]
+        deletion_timestamp: Option<Value>,
+    }
+    match serde_json::from_slice::<Namespace>(stored) {
+        Ok(ns) => Ok(ns
+            .metadata
+            .and_then(|m| m.deletion_timestamp)
+            .is_some_and(|t| t.is_string())),
+        // Not the expected shape: read it the general way.
+        Err(_) => Ok(meta_str(&from_stored(stored, 0)?, "deletionTimestamp").is_some()),
+    }
+}
+
 /// The registry over a store.
 #[derive(Clone)]
 pub struct Registry {
@@ -177,14 +199,31 @@ fn has_status(r: &ResourceInfo) -> bool {
     r.subresource("status").is_some()
 }
 
-/// The object without its revision, for no-op detection (managedFields count: a write that
-/// only changes ownership is a write).
-fn comparable(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-    }
-    v
+/// Whether `a` and `b` are the same object but for `metadata.resourceVersion`, for no-op
+/// detection (managedFields count: a write that only changes ownership is a write).
+/// Compared in place, without copying either object.
+fn same_but_revision(a: &Value, b: &Value) -> bool {
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        return a == b;
+    };
+    let metadata = match (a.get("metadata"), b.get("metadata")) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => equal_except(x, y, "resourceVersion"),
+        (x, y) => x == y,
+    };
+    metadata && equal_except(a, b, "metadata")
+}
+
+/// Map equality (order aside, as `Map`'s own) ignoring the key `skip`.
+fn equal_except(
+    a: &serde_json::Map<String, Value>,
+    b: &serde_json::Map<String, Value>,
+    skip: &str,
+) -> bool {
+    let len = |m: &serde_json::Map<String, Value>| m.len() - usize::from(m.contains_key(skip));
+    len(a) == len(b)
+        && a.iter()
+            .filter(|(k, _)| *k != skip)
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 fn finalizers_empty(obj: &Value) -> bool {
@@ -281,8 +320,7 @@ impl Registry {
                 name: ns.to_owned(),
             });
         };
-        let nsobj = from_stored(&kv.value, kv.mod_revision)?;
-        if meta_str(&nsobj, "deletionTimestamp").is_some() {
+        if namespace_terminating(&kv.value)? {
             return Err(ApiError::Forbidden(format!(
                 "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                 r.qualified()
@@ -356,7 +394,18 @@ impl Registry {
                 m.remove("generation");
             }
         }
+        // A create by a field manager of a kind whose defaulted form admission computes,
+        // without managedFields in the body (every controller's, kubectl's): the manager's
+        // entry is recorded inside admission, on its one decode and defaulting.
+        let body_has_managed = obj
+            .get("metadata")
+            .is_some_and(|m| m.get("managedFields").is_some());
+        let record_in_admission = matches!(managed, Ownership::Record)
+            && opts.field_manager.is_some()
+            && !body_has_managed
+            && admission::records_in_admission(r);
         let entries = match (managed, &opts.field_manager) {
+            _ if record_in_admission => None,
             (Ownership::Set(given), _) => given,
             (Ownership::Record, Some(manager)) => {
                 let defaulted = admission::defaulted(r, &obj).unwrap_or_else(|| obj.clone());
@@ -385,11 +434,20 @@ impl Registry {
             && r.kind != "Node"
             && let Some(o) = obj.as_object_mut()
         {
+            // (A Job's or CronJob's status is never owned by a create's manager: the
+            // recorded entry resets it; so recording after this removal changes nothing.)
             o.remove("status");
         }
         let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
         self.check_namespace(r, ns, &name).await?;
-        let obj = admission::admit(r, obj, Op::Create)?;
+        let obj = match opts.field_manager.as_deref() {
+            Some(manager) if record_in_admission => {
+                admission::admit_create_recording(r, obj, &mut |defaulted: &Value| {
+                    managed::on_create(r, &Value::Null, defaulted, manager, &ts)
+                })?
+            }
+            _ => admission::admit(r, obj, Op::Create)?,
+        };
         let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
         if name.is_empty() {
             return Err(ApiError::Invalid {
@@ -489,6 +547,13 @@ impl Registry {
         opts: &WriteOptions,
         managed: Ownership,
     ) -> ApiResult<Bytes> {
+        let mut old = old;
+        // The stored entries, set aside while admission decodes and field tracking compares
+        // the object (neither reads them); put back before the no-op check.
+        let old_managed = old
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|m| m.shift_remove("managedFields"));
         let requested = new
             .get("metadata")
             .and_then(|m| m.get("managedFields"))
@@ -537,7 +602,7 @@ impl Registry {
             o.insert("kind".into(), json!(r.kind));
         }
         {
-            let old_meta = old.get("metadata").cloned().unwrap_or_default();
+            let old_meta = old.get("metadata").unwrap_or(&Value::Null);
             let m = meta_mut(&mut next);
             for k in [
                 "name",
@@ -584,6 +649,7 @@ impl Registry {
             Ownership::Record => managed::on_update(
                 r,
                 &old,
+                old_managed.as_ref(),
                 &next,
                 requested.as_ref(),
                 opts.field_manager.as_deref(),
@@ -602,7 +668,10 @@ impl Registry {
                 }
             }
         }
-        if comparable(&next) == comparable(&old) {
+        if let Some(v) = old_managed {
+            meta_mut(&mut old).insert("managedFields".into(), v);
+        }
+        if same_but_revision(&next, &old) {
             return Ok(with_revision(&kv.value, kv.mod_revision));
         }
         let stored = to_stored(&next)?;
@@ -864,5 +933,83 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         Ok(Deleted::Pending(with_revision(&terminating, rev)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_but_revision;
+    use serde_json::json;
+
+    #[test]
+    fn a_namespace_is_terminating_with_a_deletion_timestamp() {
+        for (stored, terminating) in [
+            (
+                json!({"metadata": {"name": "a", "deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Terminating"}}),
+                true,
+            ),
+            (
+                json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["kubernetes"]}}),
+                false,
+            ),
+            (
+                json!({"metadata": {"name": "a", "deletionTimestamp": null}}),
+                false,
+            ),
+            (json!({"metadata": {"deletionTimestamp": 5}}), false),
+            (json!({"metadata": 7}), false),
+            (json!({"kind": "Namespace"}), false),
+        ] {
+            let bytes = serde_json::to_vec(&stored).expect("json");
+            assert_eq!(
+                super::namespace_terminating(&bytes).expect("parsed"),
+                terminating,
+                "{stored}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_op_detection_ignores_only_the_revision() {
+        let base = json!({"kind": "Job", "metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}}, "spec": {"a": 1}});
+        for (other, same) in [
+            (
+                json!({"spec": {"a": 1}, "metadata": {"labels": {"x": "1"}, "name": "a", "resourceVersion": "9"}, "kind": "Job"}),
+                true,
+            ),
+            (
+                json!({"kind": "Job", "metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"a": 1}}),
+                true,
+            ),
+            (
+                json!({"kind": "Job", "metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "2"}}, "spec": {"a": 1}}),
+                false,
+            ),
+            (
+                json!({"kind": "Job", "metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}}, "spec": {"a": 1}, "status": {}}),
+                false,
+            ),
+            (
+                json!({"kind": "Job", "metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}, "managedFields": []}, "spec": {"a": 1}}),
+                false,
+            ),
+            (
+                json!({"kind": "Job", "metadata": {"name": "a", "resourceVersion": "1", "labels": {"x": "1"}}}),
+                false,
+            ),
+            (json!({"kind": "Job", "spec": {"a": 1}}), false),
+        ] {
+            assert_eq!(same_but_revision(&base, &other), same, "{other}");
+            assert_eq!(same_but_revision(&other, &base), same, "{other}");
+        }
+        assert!(same_but_revision(
+            &json!({"metadata": {"resourceVersion": "2"}}),
+            &json!({"metadata": {}})
+        ));
+        assert!(!same_but_revision(&json!({"metadata": {}}), &json!({})));
+        assert!(same_but_revision(
+            &json!({"metadata": 1}),
+            &json!({"metadata": 1})
+        ));
     }
 }
