@@ -552,10 +552,11 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
             }
         }
     };
+    let ready = informers.pods.readiness();
     let work = async {
         tokio::select! {
             () = shutdown.cancelled() => return queue.shut_down(),
-            r = informers.pods.readiness().wait() => if r.is_err() { return queue.shut_down() },
+            r = ready.wait() => if r.is_err() { return queue.shut_down() },
         }
         queue
             .run_workers(&shutdown, |key: ObjectRef<Pod>| {
