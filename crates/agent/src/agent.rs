@@ -33,18 +33,24 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The node's IP, which pods share (host network).
     pub host_ip: String,
-    /// How often the Node's Ready condition is refreshed (the kubelet's 40 s by default).
-    pub heartbeat: Duration,
+    /// How often the Node's status is written when nothing in it changed (the kubelet's
+    /// `nodeStatusReportFrequency`, 5 minutes): liveness is the Lease's job.
+    pub node_status_report_frequency: Duration,
+    /// The node Lease's `leaseDurationSeconds` (the kubelet's 40); it is renewed every
+    /// quarter of that.
+    pub lease_duration_seconds: i32,
 }
 
 impl Config {
-    /// A configuration with the kubelet's defaults: host IP 127.0.0.1, heartbeat 40 s.
+    /// A configuration with the kubelet's defaults: host IP 127.0.0.1, node status reported
+    /// every 5 minutes, a 40 s Lease renewed every 10 s.
     pub fn new(node_name: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Config {
             node_name: node_name.into(),
             data_dir: data_dir.into(),
             host_ip: "127.0.0.1".into(),
-            heartbeat: Duration::from_secs(40),
+            node_status_report_frequency: Duration::from_secs(300),
+            lease_duration_seconds: crate::lease::DURATION_SECONDS,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Like every component but the apiserver, it is a Kubernetes API client (kube-rs): it would
 //! run unchanged against a real kube-apiserver. The decisions are pure functions ([`plan`]
 //! with [`status`], [`backoff`], [`expand`], [`env`]); the loops that carry them out are thin
-//! (`sync`, `housekeeping`, `pvc`, the node heartbeat).
+//! (`sync`, `housekeeping`, `pvc`, the node status report, the node [`lease`] renewal).
 //!
 //! ```text
 //!  Pods (spec.nodeName=this node) ──watch──► sync: plan(pod, observed, now) → actions
@@ -30,6 +30,7 @@ pub mod expand;
 mod housekeeping;
 pub mod ids;
 pub mod layout;
+pub mod lease;
 pub mod logs;
 pub mod node;
 pub mod observed;
@@ -102,7 +103,8 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
     /// with others (the server's, which holds every pod: only this node's are synced, and
     /// whoever made it runs it): registers the Node, adopts the surviving containers, then
     /// runs the pod sync loop, the claim provisioner (over a claims cache of its own),
-    /// housekeeping and the heartbeat. Containers keep running after it returns.
+    /// housekeeping, the node status report and the Lease renewal. Containers keep running
+    /// after it returns.
     pub async fn run_shared(self: Arc<Self>, runtime_version: String, pods: Informer<Pod>) {
         let node = node::node_object(
             &self.cfg.node_name,
@@ -139,22 +141,51 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             pvc::run(Arc::clone(&self), claims.clone()),
             Arc::clone(&self).housekeeping(store, pods.readiness()),
             Arc::clone(&self).heartbeats(),
+            Arc::clone(&self).renew_lease(),
         );
         self.tasks.close();
         self.tasks.wait().await;
         tracing::info!("node agent stopped; containers keep running");
     }
 
+    /// The node status report: the conditions never change here, so the status is written
+    /// only every `nodeStatusReportFrequency`, as a kubelet with node leases does.
     async fn heartbeats(self: Arc<Self>) {
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
-                () = tokio::time::sleep(self.cfg.heartbeat) => {}
+                () = tokio::time::sleep(self.cfg.node_status_report_frequency) => {}
             }
             if let Err(e) =
                 node::heartbeat(&self.client, &self.cfg.node_name, jiff::Timestamp::now()).await
             {
                 tracing::warn!(error = %e, "node heartbeat failed");
+            }
+        }
+    }
+
+    /// The node Lease: created at once (the Node is registered), then renewed every quarter
+    /// of its duration, one write each; a failure is logged and retried with backoff.
+    async fn renew_lease(self: Arc<Self>) {
+        let duration = self.cfg.lease_duration_seconds;
+        let interval = lease::renew_interval(duration);
+        let mut renewer = lease::Renewer::new(self.client.clone(), &self.cfg.node_name, duration);
+        let mut failures = 0u32;
+        loop {
+            let synced = tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                r = renewer.sync(jiff::Timestamp::now()) => r,
+            };
+            match synced {
+                Ok(()) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "failed to renew the node lease; will retry");
+                }
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(lease::next_delay(interval, failures)) => {}
             }
         }
     }

@@ -446,3 +446,69 @@ pub fn default_pvc(pvc: &mut k8s_openapi::api::core::v1::PersistentVolumeClaim) 
         status.phase = Some("Pending".to_string());
     }
 }
+
+/// The Lease strategy's `PrepareForCreate` and `PrepareForUpdate` (`old` given): with the
+/// `CoordinatedLeaderElection` feature gate off, as in v1.33 by default, `spec.strategy` and
+/// `spec.preferredHolder` are dropped unless the stored Lease already has them. The spec is a
+/// Go struct, never absent: an empty one is `{}`.
+pub fn prepare_lease(
+    lease: &mut k8s_openapi::api::coordination::v1::Lease,
+    old: Option<&k8s_openapi::api::coordination::v1::Lease>,
+) {
+    let old = old.and_then(|o| o.spec.as_ref());
+    let spec = lease.spec.get_or_insert_with(Default::default);
+    if old.is_none_or(|o| o.strategy.is_none()) {
+        spec.strategy = None;
+    }
+    if old.is_none_or(|o| o.preferred_holder.is_none()) {
+        spec.preferred_holder = None;
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::prepare_lease;
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+
+    fn lease(strategy: Option<&str>, holder: Option<&str>) -> Lease {
+        Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some("vm".into()),
+                strategy: strategy.map(Into::into),
+                preferred_holder: holder.map(Into::into),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gated_fields_are_dropped_unless_already_stored() {
+        // (new, old, expected after prepare)
+        let cases = [
+            (lease(Some("s"), Some("h")), None, lease(None, None)),
+            (
+                lease(Some("s"), Some("h")),
+                Some(lease(None, None)),
+                lease(None, None),
+            ),
+            (
+                lease(Some("s2"), Some("h2")),
+                Some(lease(Some("s"), None)),
+                lease(Some("s2"), None),
+            ),
+            (
+                lease(Some("s"), Some("h2")),
+                Some(lease(Some("s"), Some("h"))),
+                lease(Some("s"), Some("h2")),
+            ),
+        ];
+        for (mut new, old, want) in cases {
+            prepare_lease(&mut new, old.as_ref());
+            assert_eq!(new, want);
+        }
+        let mut empty = Lease::default();
+        prepare_lease(&mut empty, None);
+        assert_eq!(empty.spec, Some(LeaseSpec::default()));
+    }
+}

@@ -10,7 +10,7 @@
 use crate::resource::{self, ResourceInfo};
 use k8s_openapi::api::{
     authentication::v1 as authentication, authorization::v1 as authorization, batch::v1 as batch,
-    core::v1 as core,
+    coordination::v1 as coordination, core::v1 as core,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
@@ -247,6 +247,9 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
             }
             ("", "PersistentVolumeClaim") => {
                 generator.subschema_for::<core::PersistentVolumeClaim>();
+            }
+            ("coordination.k8s.io", "Lease") => {
+                generator.subschema_for::<coordination::Lease>();
             }
             ("authentication.k8s.io", "SelfSubjectReview") => {
                 generator.subschema_for::<authentication::SelfSubjectReview>();

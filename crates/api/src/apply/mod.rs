@@ -178,6 +178,7 @@ pub fn empty_object(r: &ResourceInfo) -> Value {
             json!({"metadata": meta, "involvedObject": {}, "source": {}, "firstTimestamp": null,
             "lastTimestamp": null, "eventTime": null, "reportingComponent": "", "reportingInstance": ""})
         }
+        ("coordination.k8s.io", "Lease") => json!({"metadata": meta, "spec": {}}),
         _ => json!({"metadata": meta, "spec": {}, "status": {}}),
     }
 }

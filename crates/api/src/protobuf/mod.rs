@@ -5,7 +5,7 @@
 //! names the kind and whose `raw` holds the object message (e.g. `batch.v1.Job`). [`decode`]
 //! decodes that with the prost types of `k8s-pb`, converts them to the `k8s-openapi` types
 //! ([`conv::ToOpenapi`], one impl per message reachable from Job, CronJob, Pod, Namespace,
-//! Event, Node and the access reviews) and serializes those, so the apiserver goes on as with
+//! Event, Node, Lease and the access reviews) and serializes those, so the apiserver goes on as with
 //! a JSON body. Proto2 sends every non-pointer scalar even when empty; the conversion drops
 //! them where Go's JSON has `omitempty`. Fields newer than v1.33 (k8s-pb follows a later
 //! release) are dropped.
@@ -17,6 +17,7 @@ mod batch;
 mod cluster;
 mod container;
 pub mod conv;
+mod coordination;
 mod meta;
 mod pod;
 mod status;
@@ -93,7 +94,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, String, Value), ProtobufError> {
     let raw = unknown.raw.unwrap_or_default();
     use k8s_pb::api::{
         authentication::v1 as authn, authorization::v1 as authz, batch::v1 as batch,
-        core::v1 as core,
+        coordination::v1 as coordination, core::v1 as core,
     };
     let object = match (api_version.as_str(), kind.as_str()) {
         ("batch/v1", "Job") => to_json::<batch::Job>(&raw),
@@ -102,6 +103,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, String, Value), ProtobufError> {
         ("v1", "Namespace") => to_json::<core::Namespace>(&raw),
         ("v1", "Event") => to_json::<core::Event>(&raw),
         ("v1", "Node") => to_json::<core::Node>(&raw),
+        ("coordination.k8s.io/v1", "Lease") => to_json::<coordination::Lease>(&raw),
         ("authentication.k8s.io/v1", "SelfSubjectReview") => {
             to_json::<authn::SelfSubjectReview>(&raw)
         }

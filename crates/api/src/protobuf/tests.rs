@@ -608,6 +608,37 @@ fn namespace_and_node() {
 }
 
 #[test]
+fn lease_with_micro_times() {
+    use k8s_pb::api::coordination::v1 as coordination;
+    let mut lease_meta = meta_named("vm");
+    lease_meta.namespace = s("kube-node-lease");
+    let lease = coordination::Lease {
+        metadata: Some(lease_meta),
+        spec: Some(coordination::LeaseSpec {
+            holder_identity: s("vm"),
+            lease_duration_seconds: Some(40),
+            acquire_time: None,
+            renew_time: Some(meta::MicroTime {
+                seconds: Some(1_700_000_000),
+                nanos: Some(5_000),
+            }),
+            lease_transitions: Some(0),
+            strategy: None,
+            preferred_holder: None,
+        }),
+    };
+    assert_eq!(
+        roundtrip("coordination.k8s.io/v1", "Lease", lease),
+        json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "vm", "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": "vm", "leaseDurationSeconds": 40,
+                     "renewTime": "2023-11-14T22:13:20.000005Z", "leaseTransitions": 0}
+        })
+    );
+}
+
+#[test]
 fn bad_envelopes_are_errors() {
     assert_eq!(decode(b""), Err(ProtobufError::Magic));
     assert_eq!(decode(b"k8s"), Err(ProtobufError::Magic));
@@ -728,6 +759,7 @@ proptest! {
         kind in prop::sample::select(vec![
             ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("v1", "Pod"),
             ("v1", "Namespace"), ("v1", "Event"), ("v1", "Node"),
+            ("coordination.k8s.io/v1", "Lease"),
         ]),
         raw in proptest::collection::vec(any::<u8>(), 0..512),
     ) {

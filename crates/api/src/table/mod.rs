@@ -7,6 +7,7 @@
 //! whole object, so printing long lists stays cheap.
 
 mod cluster;
+mod coordination;
 mod pods;
 mod storage;
 mod workloads;
@@ -44,6 +45,7 @@ pub fn column_definitions(resource: &str) -> Vec<ColumnDefinition> {
         "events" => cluster::EVENT_COLUMNS,
         "nodes" => cluster::NODE_COLUMNS,
         "persistentvolumeclaims" => storage::PVC_COLUMNS,
+        "leases" => coordination::LEASE_COLUMNS,
         _ => DEFAULT_COLUMNS,
     };
     cols.iter().map(Col::definition).collect()
@@ -59,6 +61,7 @@ pub fn row_cells(resource: &str, obj: &Value, now: Timestamp) -> Vec<Value> {
         "events" => cluster::event_cells(obj, now),
         "nodes" => cluster::node_cells(obj, now),
         "persistentvolumeclaims" => storage::pvc_cells(obj, now),
+        "leases" => coordination::lease_cells(obj, now),
         _ => default_cells(obj),
     }
 }

@@ -685,6 +685,7 @@ fn no_panics_on_odd_input() {
         "namespaces",
         "events",
         "nodes",
+        "leases",
         "x",
     ] {
         for obj in &odd {
@@ -693,4 +694,23 @@ fn no_panics_on_odd_input() {
             let _ = row_conditions(resource, obj);
         }
     }
+}
+
+#[test]
+fn lease_rows() {
+    assert_eq!(
+        headers("leases"),
+        h(&[
+            ("Name", "string", 0),
+            ("Holder", "string", 0),
+            ("Age", "string", 0)
+        ])
+    );
+    let lease = json!({"metadata": {"name": "vm", "namespace": "kube-node-lease",
+        "creationTimestamp": "2025-06-01T11:58:00Z"},
+        "spec": {"holderIdentity": "vm", "leaseDurationSeconds": 40}});
+    assert_eq!(shown("leases", &lease), ["vm", "vm", "2m"]);
+    let unheld =
+        json!({"metadata": {"name": "l", "creationTimestamp": "2025-06-01T11:59:30Z"}, "spec": {}});
+    assert_eq!(shown("leases", &unheld), ["l", "", "30s"]);
 }

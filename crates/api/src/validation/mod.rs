@@ -15,6 +15,7 @@ mod cronjob;
 mod field;
 mod job;
 mod job_policy;
+mod lease;
 mod meta;
 pub mod names;
 mod pod;
@@ -31,6 +32,7 @@ pub use meta::{NameRule, validate_label_selector, validate_object_meta_update};
 pub use quantity::Quantity;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolumeClaim, Pod, PodTemplateSpec,
 };
@@ -108,6 +110,17 @@ pub fn validate_event(ev: &Event) -> ErrorList {
 /// Node create.
 pub fn validate_node(node: &Node) -> ErrorList {
     core::validate_node(node)
+}
+
+/// coordination.k8s.io/v1 Lease create: metadata and the spec (durations positive,
+/// transitions non-negative, a known strategy).
+pub fn validate_lease_create(lease: &Lease) -> ErrorList {
+    lease::validate_lease_create(lease)
+}
+
+/// Lease update: the metadata update rules and the spec.
+pub fn validate_lease_update(new: &Lease, old: &Lease) -> ErrorList {
+    lease::validate_lease_update(new, old)
 }
 
 #[cfg(test)]

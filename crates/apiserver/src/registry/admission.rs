@@ -7,7 +7,7 @@ use api::defaults;
 use api::resource::ResourceInfo;
 use api::validation::{self, FieldError};
 use k8s_openapi::Metadata;
-use k8s_openapi::api::{batch::v1 as batch, core::v1 as core};
+use k8s_openapi::api::{batch::v1 as batch, coordination::v1 as coordination, core::v1 as core};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -285,6 +285,15 @@ fn admit_recording(
                 _ => Vec::new(),
             },
         ),
+        ("coordination.k8s.io", "Lease") => {
+            typed::<coordination::Lease>(r, obj, op, record, no_defaults, |lease, old, op| {
+                defaults::prepare_lease(lease, old);
+                match (op, old) {
+                    (Op::Update { .. }, Some(old)) => validation::validate_lease_update(lease, old),
+                    _ => validation::validate_lease_create(lease),
+                }
+            })
+        }
         _ => Ok(obj),
     }
 }

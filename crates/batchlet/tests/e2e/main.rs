@@ -20,6 +20,7 @@ mod gc;
 mod get;
 mod job;
 mod job_real;
+mod leases;
 mod load;
 mod pods;
 mod protobuf;
