@@ -20,7 +20,7 @@ fn the_node_lease_is_listed_renewed_owned_and_described() {
     if !kubectl_available() {
         return;
     }
-    let s = Server::start_with(&["--node-name", NODE]);
+    let mut s = Server::start_with(&["--node-name", NODE]);
     eventually("the node's lease", || lease_json(&s).is_some());
 
     let out = s.ok(&["get", "lease", "-n", "kube-node-lease"]);
@@ -80,6 +80,25 @@ fn the_node_lease_is_listed_renewed_owned_and_described() {
                 .is_some_and(|t| t > first_renewal.as_str())
         })
     });
+
+    // After a restart the agent renews the same Lease (read, then renewed), not a new one.
+    let before = lease_json(&s).expect("lease");
+    s.restart();
+    eventually("a renewal after the restart", || {
+        lease_json(&s)
+            .is_some_and(|l| l["spec"]["renewTime"].as_str() > before["spec"]["renewTime"].as_str())
+    });
+    let after = lease_json(&s).expect("lease");
+    assert_eq!(
+        after["metadata"]["uid"], before["metadata"]["uid"],
+        "{after}"
+    );
+    let out = s.ok(&["get", "leases", "-n", "kube-node-lease", "-o", "name"]);
+    assert_eq!(
+        out.trim(),
+        format!("lease.coordination.k8s.io/{NODE}"),
+        "{out}"
+    );
 }
 
 #[test]
