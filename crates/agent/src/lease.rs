@@ -41,6 +41,14 @@ fn micro(t: Timestamp) -> MicroTime {
     MicroTime(Timestamp::from_microsecond(us).unwrap_or(t))
 }
 
+/// The writes' field manager: the kubelet's.
+fn params() -> PostParams {
+    PostParams {
+        field_manager: Some("kubelet".into()),
+        ..Default::default()
+    }
+}
+
 /// The Node as an owner (`setNodeOwnerFunc`): no controller, no blockOwnerDeletion.
 pub fn node_owner(name: &str, uid: &str) -> OwnerReference {
     OwnerReference {
@@ -149,7 +157,7 @@ impl Renewer {
             None => {
                 let uid = self.node_uid().await;
                 let lease = new_lease(&self.node, self.duration_seconds, now, uid.as_deref());
-                self.latest = Some(self.api.create(&PostParams::default(), &lease).await?);
+                self.latest = Some(self.api.create(&params(), &lease).await?);
                 Ok(())
             }
         }
@@ -162,11 +170,7 @@ impl Renewer {
             None
         };
         let lease = renewed(base, &self.node, now, uid.as_deref());
-        self.latest = Some(
-            self.api
-                .replace(&self.node, &PostParams::default(), &lease)
-                .await?,
-        );
+        self.latest = Some(self.api.replace(&self.node, &params(), &lease).await?);
         Ok(())
     }
 }

@@ -119,6 +119,14 @@ async fn renewals_are_one_put_with_the_kubelets_fallbacks() {
         Some(vec![node_owner("n1", &uid)])
     );
     assert_eq!(renew_time(&after), Some(at(20)));
+    let managers: Vec<_> = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|m| (m.manager.clone(), m.operation.clone()))
+        .collect();
+    assert_eq!(managers, [(Some("kubelet".into()), Some("Update".into()))]);
     let rv = |l: &Lease| {
         l.metadata
             .resource_version
