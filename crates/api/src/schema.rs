@@ -274,9 +274,11 @@ fn generate(group: &str, version: &str) -> Map<String, Value> {
         let gvk = json!([{"group": r.group, "kind": r.kind, "version": r.version}]);
         if let Some(Value::Object(s)) = schemas.get_mut(&schema_name(r)) {
             s.insert("x-kubernetes-group-version-kind".into(), gvk);
-            // k8s-openapi requires `metadata` (its field is not optional); the real
-            // reviews' schemas do not, and kubectl validates their manifests client-side.
-            if r.create_only()
+            // k8s-openapi requires `metadata` (its field is not optional); Kubernetes'
+            // schemas do only where the Go field has no `omitempty`: of our kinds, core/v1
+            // Event. kubectl explain prints `-required-`, and kubectl validates the reviews'
+            // manifests client-side.
+            if !(r.group.is_empty() && r.kind == "Event")
                 && let Some(Value::Array(req)) = s.get_mut("required")
             {
                 req.retain(|f| f != "metadata");
@@ -760,6 +762,22 @@ mod tests {
         assert!(backoff.as_str().unwrap_or("").contains("number of retries"));
         let containers = &doc.schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
         assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+    }
+
+    #[test]
+    fn metadata_is_required_only_where_kubernetes_requires_it() {
+        let batch = document("apis/batch/v1").expect("batch doc");
+        for kind in ["Job", "CronJob"] {
+            let s = &batch.schemas[&format!("io.k8s.api.batch.v1.{kind}")];
+            assert!(s.get("required").is_none(), "{kind}: {s}");
+        }
+        let core = document("api/v1").expect("core doc");
+        for kind in ["Pod", "Namespace", "Node", "PersistentVolumeClaim"] {
+            let s = &core.schemas[&format!("io.k8s.api.core.v1.{kind}")];
+            assert!(s.get("required").is_none(), "{kind}: {}", s["required"]);
+        }
+        let event = &core.schemas["io.k8s.api.core.v1.Event"]["required"];
+        assert_eq!(event, &json!(["involvedObject", "metadata"]));
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl ToOpenapi for pb_authn::ExtraValue {
 #[cfg(test)]
 mod tests {
     use super::super::decode;
+    use super::super::tests::meta_named;
     use super::{pb, pb_authn, pb_meta};
     use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
     use prost::Message;
@@ -89,21 +90,6 @@ mod tests {
         let mut out = b"k8s\0".to_vec();
         out.extend(unknown.encode_to_vec());
         out
-    }
-
-    /// The ObjectMeta a Go client writes for an empty one: every non-pointer scalar, empty.
-    fn empty_meta() -> pb_meta::ObjectMeta {
-        pb_meta::ObjectMeta {
-            name: s(""),
-            generate_name: s(""),
-            namespace: s(""),
-            self_link: s(""),
-            uid: s(""),
-            resource_version: s(""),
-            generation: Some(0),
-            creation_timestamp: Some(pb_meta::Time::default()),
-            ..Default::default()
-        }
     }
 
     fn attributes(verb: &str, group: &str, resource: &str) -> pb::ResourceAttributes {
@@ -138,7 +124,7 @@ mod tests {
                     "authorization.k8s.io/v1",
                     "SelfSubjectAccessReview",
                     pb::SelfSubjectAccessReview {
-                        metadata: Some(empty_meta()),
+                        metadata: Some(meta_named("")),
                         spec: Some(pb::SelfSubjectAccessReviewSpec {
                             resource_attributes: Some(attributes("create", "batch", "jobs")),
                             non_resource_attributes: None,
@@ -159,7 +145,7 @@ mod tests {
                     "authorization.k8s.io/v1",
                     "SelfSubjectAccessReview",
                     pb::SelfSubjectAccessReview {
-                        metadata: Some(empty_meta()),
+                        metadata: Some(meta_named("")),
                         spec: Some(pb::SelfSubjectAccessReviewSpec {
                             resource_attributes: None,
                             non_resource_attributes: Some(pb::NonResourceAttributes {
@@ -182,7 +168,7 @@ mod tests {
                     "authorization.k8s.io/v1",
                     "SelfSubjectAccessReview",
                     pb::SelfSubjectAccessReview {
-                        metadata: Some(empty_meta()),
+                        metadata: Some(meta_named("")),
                         spec: Some(pb::SelfSubjectAccessReviewSpec {
                             resource_attributes: Some(pb::ResourceAttributes {
                                 field_selector: Some(pb::FieldSelectorAttributes {
@@ -219,7 +205,7 @@ mod tests {
                     "authorization.k8s.io/v1",
                     "SelfSubjectRulesReview",
                     pb::SelfSubjectRulesReview {
-                        metadata: Some(empty_meta()),
+                        metadata: Some(meta_named("")),
                         spec: Some(pb::SelfSubjectRulesReviewSpec {
                             namespace: s("default"),
                         }),
@@ -243,7 +229,7 @@ mod tests {
                     "authentication.k8s.io/v1",
                     "SelfSubjectReview",
                     pb_authn::SelfSubjectReview {
-                        metadata: Some(empty_meta()),
+                        metadata: Some(meta_named("")),
                         status: Some(pb_authn::SelfSubjectReviewStatus {
                             user_info: Some(pb_authn::UserInfo {
                                 username: s(""),

@@ -49,7 +49,7 @@ fn quantities(xs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
         .collect()
 }
 
-fn meta_named(name: &str) -> meta::ObjectMeta {
+pub(super) fn meta_named(name: &str) -> meta::ObjectMeta {
     // Go writes every non-pointer field; the zero Time is an empty message.
     meta::ObjectMeta {
         name: s(name),

@@ -48,44 +48,53 @@ fn validate_resource_attributes(ra: &ResourceAttributes) -> ErrorList {
         requirements,
     }) = &ra.field_selector
     {
-        let path = "spec.resourceAttributes.fieldSelector";
-        errs.extend(raw_versus_requirements(
-            path,
+        let reqs = requirements.iter().flatten();
+        errs.extend(selector_attributes(
+            "spec.resourceAttributes.fieldSelector",
             raw_selector,
-            requirements.as_ref().is_none_or(Vec::is_empty),
+            reqs.map(|r| (r.key.as_str(), r.operator.as_str(), r.values.as_deref())),
+            false,
         ));
-        for (i, r) in requirements.iter().flatten().enumerate() {
-            errs.extend(selector_requirement(
-                &format!("{path}.requirements[{i}]"),
-                &r.key,
-                &r.operator,
-                r.values.as_deref().unwrap_or_default(),
-                false,
-            ));
-        }
     }
     if let Some(LabelSelectorAttributes {
         raw_selector,
         requirements,
     }) = &ra.label_selector
     {
-        let path = "spec.resourceAttributes.labelSelector";
-        errs.extend(raw_versus_requirements(
-            path,
+        let reqs = requirements.iter().flatten();
+        errs.extend(selector_attributes(
+            "spec.resourceAttributes.labelSelector",
             raw_selector,
-            requirements.as_ref().is_none_or(Vec::is_empty),
+            reqs.map(|r| (r.key.as_str(), r.operator.as_str(), r.values.as_deref())),
+            true,
         ));
-        for (i, r) in requirements.iter().flatten().enumerate() {
-            errs.extend(selector_requirement(
-                &format!("{path}.requirements[{i}]"),
-                &r.key,
-                &r.operator,
-                r.values.as_deref().unwrap_or_default(),
-                true,
-            ));
-        }
     }
     errs
+}
+
+/// A field or label selector's attributes: a raw selector or requirements, not both, and
+/// each requirement valid (`label` picks the label or the field rules).
+fn selector_attributes<'a>(
+    path: &str,
+    raw: &Option<String>,
+    requirements: impl Iterator<Item = (&'a str, &'a str, Option<&'a [String]>)>,
+    label: bool,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut any = false;
+    for (i, (key, operator, values)) in requirements.enumerate() {
+        any = true;
+        errs.extend(selector_requirement(
+            &format!("{path}.requirements[{i}]"),
+            key,
+            operator,
+            values.unwrap_or_default(),
+            label,
+        ));
+    }
+    let mut out = raw_versus_requirements(path, raw, !any);
+    out.extend(errs);
+    out
 }
 
 fn raw_versus_requirements(path: &str, raw: &Option<String>, no_requirements: bool) -> ErrorList {

@@ -67,6 +67,20 @@ fn explain_prints_field_descriptions() {
         out.contains("Specifies the number of retries before marking this job failed."),
         "{out}"
     );
+    // `metadata` is optional on a Job, as in Kubernetes' schema: kubectl marks required
+    // fields `-required-`.
+    let out = s.ok(&["explain", "job"]);
+    let metadata = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("metadata"))
+        .unwrap_or_else(|| panic!("no metadata field in: {out}"));
+    assert!(!metadata.contains("-required-"), "{out}");
+    let out = s.ok(&["explain", "event"]);
+    let involved = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("involvedObject"))
+        .unwrap_or_else(|| panic!("no involvedObject field in: {out}"));
+    assert!(involved.contains("-required-"), "{out}");
 }
 
 #[test]
