@@ -1,11 +1,10 @@
 //! [`OwnerIndex`]: a cache's objects by the uid of their controlling owner, and [`Index`],
 //! the handle of one kept by an [`Informer`].
 
-use crate::{Change, IndexKey, Informer};
+use crate::{Change, Informer};
 use kube::Resource;
-use kube::runtime::reflector::ObjectRef;
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -14,20 +13,34 @@ pub type Key = (String, String);
 
 /// The objects of one kind by the uid of their controlling owner (client-go's indexer by
 /// controller). Fed every [`Change`] of the cache in order, it stays exact across relists
-/// (the informer turns a relist into deletions and applications). Readers confirm each
-/// object found against the cache, so an index running behind the cache never yields a
-/// wrong object, only (briefly) a missing one, as a cache running behind the apiserver.
-#[derive(Debug, Default)]
-pub struct OwnerIndex {
-    by_owner: HashMap<String, BTreeSet<Key>>,
+/// (the informer turns a relist into deletions and applications). It holds the cache's own
+/// objects (`Arc`s) and the informer updates it under the same lock as the cache, so a
+/// reader finds exactly what the cache holds, without a lookup per object.
+#[derive(Debug)]
+pub struct OwnerIndex<K> {
+    by_owner: HashMap<String, BTreeMap<Key, Arc<K>>>,
     owner_of: HashMap<Key, String>,
 }
 
-impl OwnerIndex {
-    /// Records that the object `key` is now controlled by `owner` (None: by nothing
+impl<K> Default for OwnerIndex<K> {
+    fn default() -> Self {
+        OwnerIndex {
+            by_owner: HashMap::new(),
+            owner_of: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Resource> OwnerIndex<K> {
+    /// Records that the object `key` is now `obj`, controlled by `owner` (None: by nothing
     /// indexed, or deleted).
-    pub fn set(&mut self, key: Key, owner: Option<&str>) {
-        if self.owner_of.get(&key).map(String::as_str) == owner {
+    fn set(&mut self, key: Key, owner: Option<&str>, obj: &Arc<K>) {
+        if let Some(o) = owner
+            && self.owner_of.get(&key).map(String::as_str) == Some(o)
+        {
+            if let Some(slot) = self.by_owner.get_mut(o).and_then(|set| set.get_mut(&key)) {
+                *slot = Arc::clone(obj);
+            }
             return;
         }
         if let Some(old) = self.owner_of.remove(&key)
@@ -42,13 +55,13 @@ impl OwnerIndex {
             self.by_owner
                 .entry(o.to_owned())
                 .or_default()
-                .insert(key.clone());
+                .insert(key.clone(), Arc::clone(obj));
             self.owner_of.insert(key, o.to_owned());
         }
     }
 
     /// Applies one change of the cache; `owner` names an object's indexed owner.
-    pub fn apply<K: Resource>(&mut self, change: &Change<K>, owner: impl Fn(&K) -> Option<&str>) {
+    pub fn apply(&mut self, change: &Change<K>, owner: impl Fn(&K) -> Option<&str>) {
         let obj = change.object();
         let meta = obj.meta();
         let key = (
@@ -56,16 +69,16 @@ impl OwnerIndex {
             meta.name.clone().unwrap_or_default(),
         );
         match change {
-            Change::Applied(o) => self.set(key, owner(o)),
-            Change::Deleted(_) => self.set(key, None),
+            Change::Applied(o) => self.set(key, owner(o), o),
+            Change::Deleted(o) => self.set(key, None, o),
         }
     }
 
-    /// The keys of the objects `owner` controls.
-    pub fn owned(&self, owner: &str) -> Vec<Key> {
+    /// The objects `owner` controls, in key order.
+    pub fn owned(&self, owner: &str) -> Vec<Arc<K>> {
         self.by_owner
             .get(owner)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.values().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -83,7 +96,6 @@ impl OwnerIndex {
 /// An index of an [`Informer`]'s cache, kept by the informer (see the crate docs).
 pub struct Index<K: Resource<DynamicType = ()> + Clone + 'static> {
     pub(crate) id: usize,
-    pub(crate) key: IndexKey<K>,
     pub(crate) informer: Informer<K>,
 }
 
@@ -98,16 +110,7 @@ where
 
     /// The cached objects whose key is `owner`.
     pub fn get(&self, owner: &str) -> Vec<Arc<K>> {
-        self.informer.with_index(self.id, |ix, store| {
-            ix.owned(owner)
-                .into_iter()
-                .filter_map(|(ns, name)| {
-                    let r = ObjectRef::new(&name);
-                    store.get(&if ns.is_empty() { r } else { r.within(&ns) })
-                })
-                .filter(|o| (self.key)(o) == Some(owner))
-                .collect()
-        })
+        self.informer.with_index(self.id, |ix| ix.owned(owner))
     }
 }
 
@@ -148,8 +151,11 @@ mod tests {
             .map(|r| r.uid.as_str())
     }
 
-    fn names(ix: &OwnerIndex, owner: &str) -> Vec<String> {
-        ix.owned(owner).into_iter().map(|(_, n)| n).collect()
+    fn names(ix: &OwnerIndex<Pod>, owner: &str) -> Vec<String> {
+        ix.owned(owner)
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap_or_default())
+            .collect()
     }
 
     #[test]
@@ -245,5 +251,17 @@ mod tests {
             }
             assert_eq!(ix.len(), len, "{name}");
         }
+    }
+
+    #[test]
+    fn an_update_replaces_the_indexed_object() {
+        let mut ix = OwnerIndex::default();
+        ix.apply(&Change::Applied(pod("a", Some(("Job", "j1")))), of_job);
+        let mut newer = (*pod("a", Some(("Job", "j1")))).clone();
+        newer.metadata.resource_version = Some("2".into());
+        ix.apply(&Change::Applied(Arc::new(newer)), of_job);
+        let owned = ix.owned("j1");
+        assert_eq!(owned.len(), 1);
+        assert_eq!(owned[0].metadata.resource_version.as_deref(), Some("2"));
     }
 }

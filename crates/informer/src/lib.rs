@@ -152,7 +152,7 @@ pub type IndexKey<K> = fn(&K) -> Option<&str>;
 /// What changes with the cache, under one lock.
 struct Gate<K> {
     subscribers: Vec<mpsc::UnboundedSender<Change<K>>>,
-    indexes: Vec<(IndexKey<K>, OwnerIndex)>,
+    indexes: Vec<(IndexKey<K>, OwnerIndex<K>)>,
 }
 
 struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
@@ -316,15 +316,14 @@ where
         gate.indexes.push((key, ix));
         Index {
             id: gate.indexes.len() - 1,
-            key,
             informer: self.clone(),
         }
     }
 
     /// Runs `f` on index `id` under the cache's lock.
-    fn with_index<T>(&self, id: usize, f: impl FnOnce(&OwnerIndex, &Store<K>) -> T) -> T {
+    fn with_index<T>(&self, id: usize, f: impl FnOnce(&OwnerIndex<K>) -> T) -> T {
         let gate = lock(&self.shared.gate);
-        f(&gate.indexes[id].1, &self.shared.reader)
+        f(&gate.indexes[id].1)
     }
 
     /// The objects applied (added, modified, listed): a trigger for
