@@ -3,16 +3,18 @@
 //! condition's `lastTransitionTime`. The deletion is Foreground, as in the Kubernetes code
 //! (the Job stays, Terminating, until the garbage collector has deleted its pods), with a
 //! UID precondition so a new Job of the same name is never deleted. Before deleting, the
-//! Job is read afresh and judged again: its TTL may have been extended.
+//! Job is read afresh and judged again: its TTL may have been extended. The shell is a
+//! [`WorkQueue`] of Job keys fed straight from the Job cache's changes; the time left is a
+//! delayed add, a failed deletion is retried after client-go's default per-key delays.
 
 use crate::informers::Informers;
 use crate::{Error, Result};
 use futures::StreamExt;
+use informer::{Change, Next, RateLimit, WorkQueue};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
-use kube::runtime::Controller;
-use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,10 +70,10 @@ struct Context {
     client: Client,
 }
 
-async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Next> {
     match plan(&job, Timestamp::now()) {
-        TtlAction::Nothing => return Ok(Action::await_change()),
-        TtlAction::Requeue(d) => return Ok(Action::requeue(d)),
+        TtlAction::Nothing => return Ok(Next::AwaitChange),
+        TtlAction::Requeue(d) => return Ok(Next::After(d)),
         TtlAction::Delete => {}
     }
     let ns = job
@@ -87,11 +89,11 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
     let api = Api::<Job>::namespaced(ctx.client.clone(), &ns);
     // The cache may be stale: the TTL may have been changed since.
     let Some(fresh) = api.get_opt(&name).await? else {
-        return Ok(Action::await_change());
+        return Ok(Next::AwaitChange);
     };
     match plan(&fresh, Timestamp::now()) {
-        TtlAction::Nothing => return Ok(Action::await_change()),
-        TtlAction::Requeue(d) => return Ok(Action::requeue(d)),
+        TtlAction::Nothing => return Ok(Next::AwaitChange),
+        TtlAction::Requeue(d) => return Ok(Next::After(d)),
         TtlAction::Delete => {}
     }
     let dp = DeleteParams {
@@ -108,23 +110,52 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(Action::await_change())
-}
-
-fn error_policy(job: Arc<Job>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(job = job.metadata.name.as_deref().unwrap_or(""), error = %err, "ttl-after-finished failed; retrying");
-    Action::requeue(Duration::from_secs(2))
+    Ok(Next::AwaitChange)
 }
 
 /// Runs the TTL-after-finished controller over the shared Job cache until `shutdown` is
-/// cancelled.
+/// cancelled: every Job applied adds its key; once the cache holds its first list, each key
+/// is judged by one worker task at a time, against the Job as cached when it starts.
 pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
     let ctx = Arc::new(Context { client });
-    Controller::for_shared_stream(informers.jobs.applied(), informers.jobs.store())
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    let jobs = informers.jobs.store();
+    let queue = WorkQueue::new(RateLimit::CLIENT_GO);
+    let feed = async {
+        let mut changes = informers.jobs.subscribe();
+        loop {
+            let change = tokio::select! {
+                () = shutdown.cancelled() => return,
+                c = changes.next() => c,
+            };
+            match change {
+                None => return,
+                Some(Change::Applied(job)) => queue.add(ObjectRef::from_obj(job.as_ref())),
+                Some(Change::Deleted(_)) => {}
+            }
+        }
+    };
+    let ready = informers.jobs.readiness();
+    let work = async {
+        tokio::select! {
+            () = shutdown.cancelled() => return queue.shut_down(),
+            r = ready.wait() => if r.is_err() { return queue.shut_down() },
+        }
+        queue
+            .run_workers(&shutdown, |key: ObjectRef<Job>| {
+                let (ctx, jobs) = (Arc::clone(&ctx), jobs.clone());
+                async move {
+                    let Some(job) = jobs.get(&key) else {
+                        return Next::AwaitChange;
+                    };
+                    reconcile(job, ctx).await.unwrap_or_else(|e| {
+                        tracing::warn!(job = %key, error = %e, "ttl-after-finished failed; retrying");
+                        Next::Retry
+                    })
+                }
+            })
+            .await;
+    };
+    tokio::join!(feed, work);
 }
 
 #[cfg(test)]

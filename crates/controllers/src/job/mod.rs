@@ -6,10 +6,16 @@
 //!
 //! The shared Pod cache ([`crate::informers`]) is what `plan` reads, through an index of
 //! pods by controlling Job ([`OwnerIndex`]: a sync looks up its own pods, it does not scan
-//! every pod; the informer keeps the index with the cache). One subscription to the Pod
-//! cache feeds, in this order, the expectations, the Job controller (pods map to their controlling Job) and the orphan
-//! controller, which releases the tracking finalizer of pods whose Job is gone, finished or
-//! not their controller.
+//! every pod; the informer keeps the index with the cache). Two [`WorkQueue`]s, as
+//! kube-controller-manager's `queue` and `orphanQueue`, take their keys straight from the
+//! caches' changes (no timer between a change and its sync): Job keys from the Job's own
+//! changes and from its pods' (the controller reference), pod keys of pods that carry the
+//! tracking finalizer for the orphan sync, which releases it when their Job is gone,
+//! finished or not their controller. One subscription to the Pod cache feeds, in this
+//! order, the expectations, the orphan queue and the Job queue. Timers (the pod-failure
+//! backoff, `activeDeadlineSeconds`, stale expectations) are the queue's delayed adds;
+//! failed syncs are retried after the queue's per-key delays (1 s doubling to 60 s, the
+//! code's `DefaultJobApiBackOff` and `MaxJobApiBackOff`).
 //!
 //! Where the Kubernetes code and docs disagree, or where batchlet differs, this follows:
 //! - the code's pod-failure backoff cap of 10 minutes (`MaxJobPodFailureBackOff`), not the
@@ -44,16 +50,13 @@ use crate::events::{Event, Recorder};
 use crate::informers::{Informers, controller_uid};
 use crate::{Error, Result};
 use expectations::Expectations;
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
-use informer::Index;
+use futures::StreamExt;
+use informer::{Index, Next, RateLimit, WorkQueue};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::core::{Selector, SelectorExt};
-use kube::runtime::Controller;
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use plan::{Env, JobPlan, PodRef};
@@ -68,12 +71,16 @@ use tokio_util::sync::CancellationToken;
 pub const COMPONENT: &str = "job-controller";
 /// Concurrent API calls for one Job's finalizer removals.
 const PARALLEL_CALLS: usize = 32;
+/// Retries of a failed sync (`DefaultJobApiBackOff`, doubling to `MaxJobApiBackOff`).
+const RETRY: RateLimit = RateLimit {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
 
 struct Context {
     client: Client,
-    /// The pod cache's first list (not `Store::wait_until_ready`: see the informer crate).
-    pods_ready: informer::Readiness,
     pod_index: Index<Pod>,
+    pods: Store<Pod>,
     jobs: Store<Job>,
     expectations: Arc<Expectations>,
     backoff: Mutex<HashMap<String, BackoffRecord>>,
@@ -394,11 +401,7 @@ async fn release(
     (done, error)
 }
 
-async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.pods_ready
-        .wait()
-        .await
-        .map_err(|_| Error::CacheClosed)?;
+async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Next> {
     let key = job_key(&job);
     let ns = job
         .metadata
@@ -423,7 +426,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
             Ok(j) => j,
             Err(Error::Kube(kube::Error::Api(s))) if s.code == 409 => {
                 // A stale cache: the watch brings the newer Job and another sync.
-                return Ok(Action::requeue(Duration::from_secs(1)));
+                return Ok(Next::After(Duration::from_secs(1)));
             }
             Err(e) => return Err(e),
         };
@@ -442,19 +445,27 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action> {
     if current.status.as_ref().is_some_and(plan::is_finished) {
         ctx.expectations.forget(&key);
         ctx.set_backoff(&key, BackoffRecord::default());
-        return Ok(Action::await_change());
+        return Ok(Next::AwaitChange);
     }
     if !env.expectations_satisfied {
-        return Ok(Action::requeue(Duration::from_secs(5)));
+        return Ok(Next::After(Duration::from_secs(5)));
     }
-    Ok(plan
-        .requeue_after
-        .map_or_else(Action::await_change, Action::requeue))
+    Ok(plan.requeue_after.map_or(Next::AwaitChange, Next::After))
 }
 
-fn error_policy(job: Arc<Job>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(job = %job_key(&job), error = %err, "job sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
+/// `syncJob` for one key: the cached Job's sync; a Job no longer cached has its
+/// expectations and backoff forgotten, as the code's sync of a deleted Job does.
+async fn sync_job(key: ObjectRef<Job>, ctx: Arc<Context>) -> Next {
+    let Some(job) = ctx.jobs.get(&key) else {
+        let k = format!("{}/{}", key.namespace.as_deref().unwrap_or(""), key.name);
+        ctx.expectations.forget(&k);
+        ctx.set_backoff(&k, BackoffRecord::default());
+        return Next::AwaitChange;
+    };
+    reconcile(job, ctx).await.unwrap_or_else(|e| {
+        tracing::warn!(job = %key, error = %e, "job sync failed; retrying");
+        Next::Retry
+    })
 }
 
 /// `syncOrphanPod`: whether a pod's tracking finalizer is released because no live,
@@ -482,9 +493,9 @@ pub fn orphan_releasable(pod: &Pod, job: Option<&Job>) -> bool {
     job.status.as_ref().is_some_and(plan::is_finished)
 }
 
-async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Next> {
     if !pods::has_finalizer(&pod) {
-        return Ok(Action::await_change());
+        return Ok(Next::AwaitChange);
     }
     let ns = pod
         .metadata
@@ -493,7 +504,7 @@ async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
         .unwrap_or_else(|| "default".into());
     let Some(r) = controller_of(&pod).cloned() else {
         remove_finalizer(&Api::namespaced(ctx.client.clone(), &ns), &pod).await?;
-        return Ok(Action::await_change());
+        return Ok(Next::AwaitChange);
     };
     let mut job = ctx
         .jobs
@@ -519,87 +530,121 @@ async fn reconcile_orphan(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action> {
             "releasing the tracking finalizer of an orphan pod"
         );
         remove_finalizer(&Api::namespaced(ctx.client.clone(), &ns), &pod).await?;
-        return Ok(Action::await_change());
+        return Ok(Next::AwaitChange);
     }
     // A terminating pod that a live Job still holds is released by that Job's sync; look
     // again later in case the Job goes away without another event for this pod.
     Ok(if terminating {
-        Action::requeue(Duration::from_secs(5))
+        Next::After(Duration::from_secs(5))
     } else {
-        Action::await_change()
+        Next::AwaitChange
     })
 }
 
-fn orphan_error_policy(pod: Arc<Pod>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(pod = pods::name(&pod), error = %err, "orphan pod cleanup failed; retrying");
-    Action::requeue(Duration::from_secs(1))
+/// `syncOrphanPod` for one key: the cached pod's.
+async fn sync_orphan(key: ObjectRef<Pod>, ctx: Arc<Context>) -> Next {
+    let Some(pod) = ctx.pods.get(&key) else {
+        return Next::AwaitChange;
+    };
+    reconcile_orphan(pod, ctx).await.unwrap_or_else(|e| {
+        tracing::warn!(pod = %key.name, error = %e, "orphan pod cleanup failed; retrying");
+        Next::Retry
+    })
 }
 
-/// Feeds the Pod cache's changes to the expectations and both controllers, until shutdown.
-async fn forward_pods(
-    changes: informer::Subscription<Pod>,
-    expectations: Arc<Expectations>,
-    mut to_jobs: mpsc::Sender<Arc<Pod>>,
-    mut to_orphans: mpsc::Sender<Arc<Pod>>,
-    shutdown: CancellationToken,
+/// The key of the batch/v1 Job controlling `pod`, if any.
+fn controller_key(pod: &Pod) -> Option<ObjectRef<Job>> {
+    let r = controller_of(pod).filter(|r| r.kind == "Job" && r.api_version == "batch/v1")?;
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    Some(ObjectRef::new(&r.name).within(ns))
+}
+
+/// Feeds the caches' changes to the expectations and both queues, until shutdown: a Job's
+/// change adds its key (a deletion too, whose sync forgets it); a pod's change is observed
+/// by the expectations first, then adds the pod's key to the orphan queue if it carries the
+/// tracking finalizer, and its controlling Job's key.
+async fn feed(
+    pod_changes: informer::Subscription<Pod>,
+    job_changes: informer::Subscription<Job>,
+    expectations: &Expectations,
+    jobs: &WorkQueue<ObjectRef<Job>>,
+    orphans: &WorkQueue<ObjectRef<Pod>>,
+    shutdown: &CancellationToken,
 ) {
-    let mut changes = std::pin::pin!(changes);
+    let mut changes = futures::stream::select(
+        pod_changes.map(futures::future::Either::Left),
+        job_changes.map(futures::future::Either::Right),
+    );
     loop {
         let change = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => break,
             c = changes.next() => c,
         };
-        let Some(change) = change else { break };
-        let deleted = change.is_deleted();
-        let pod = change.into_object();
-        expectations.observe(&pod, deleted);
-        if pods::has_finalizer(&pod) && !deleted && to_orphans.send(pod.clone()).await.is_err() {
-            break;
-        }
-        if to_jobs.send(pod).await.is_err() {
-            break;
+        match change {
+            None => break,
+            Some(futures::future::Either::Right(change)) => {
+                jobs.add(ObjectRef::from_obj(change.object().as_ref()))
+            }
+            Some(futures::future::Either::Left(change)) => {
+                let deleted = change.is_deleted();
+                let pod = change.object();
+                expectations.observe(pod, deleted);
+                if pods::has_finalizer(pod) && !deleted {
+                    orphans.add(ObjectRef::from_obj(pod.as_ref()));
+                }
+                if let Some(job) = controller_key(pod) {
+                    jobs.add(job);
+                }
+            }
         }
     }
 }
 
-/// Runs the Job controller over the shared caches until `shutdown` is cancelled.
+/// Runs the Job controller over the shared caches until `shutdown` is cancelled: the feed
+/// of both queues, and once the Pod and Job caches hold their first lists, the workers of
+/// each queue (each key synced by one task at a time, against the object as cached when
+/// its sync starts). Shutdown stops the feed and waits for the running syncs.
 pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
     let pod_changes = informers.pods.subscribe();
-    let pod_cache = informers.pods.store();
-    let (to_jobs, from_pods) = mpsc::channel::<Arc<Pod>>(1024);
-    let (to_orphans, orphans_in) = mpsc::channel::<Arc<Pod>>(1024);
+    let job_changes = informers.jobs.subscribe();
     let expectations = Arc::new(Expectations::default());
-    let pod_index = informers.pods.index(job_uid);
-    let jobs = Controller::for_shared_stream(informers.jobs.applied(), informers.jobs.store())
-        .owns_shared_stream(from_pods);
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
-        pods_ready: informers.pods.readiness(),
-        pod_index,
-        jobs: jobs.store(),
+        pod_index: informers.pods.index(job_uid),
+        pods: informers.pods.store(),
+        jobs: informers.jobs.store(),
         expectations: expectations.clone(),
         backoff: Mutex::new(HashMap::new()),
     });
-    let orphans = Controller::for_shared_stream(orphans_in, pod_cache);
-    let stop = || {
-        let t = shutdown.clone();
-        async move { t.cancelled().await }
+    let jobs = WorkQueue::new(RETRY);
+    let orphans = WorkQueue::new(RETRY);
+    let (pods_ready, jobs_ready) = (informers.pods.readiness(), informers.jobs.readiness());
+    let work = async {
+        let ready = async { pods_ready.wait().await.and(jobs_ready.wait().await) };
+        let ready = tokio::select! {
+            () = shutdown.cancelled() => false,
+            r = ready => r.is_ok(),
+        };
+        if !ready {
+            jobs.shut_down();
+            orphans.shut_down();
+            return;
+        }
+        tokio::join!(
+            jobs.run_workers(&shutdown, |key| sync_job(key, Arc::clone(&ctx))),
+            orphans.run_workers(&shutdown, |key| sync_orphan(key, Arc::clone(&ctx))),
+        );
     };
     tokio::join!(
-        forward_pods(
+        feed(
             pod_changes,
-            expectations,
-            to_jobs,
-            to_orphans,
-            shutdown.clone()
+            job_changes,
+            &expectations,
+            &jobs,
+            &orphans,
+            &shutdown
         ),
-        jobs.graceful_shutdown_on(stop())
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|_| async {}),
-        orphans
-            .graceful_shutdown_on(stop())
-            .run(reconcile_orphan, orphan_error_policy, ctx)
-            .for_each(|_| async {}),
+        work
     );
 }

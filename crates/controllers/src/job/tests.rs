@@ -1,10 +1,10 @@
 //! Table tests of the Job controller's `plan` and `Settle::apply`, with a fake clock: one
 //! test (or table) per rule of k8s-semantics §2.
 
-use super::orphan_releasable;
 use super::plan::{Delete, Env, JobPlan, PodRef, plan};
 use super::pods::{self, INDEX_ANNOTATION, INDEX_FAILURE_COUNT, TRACKING_FINALIZER};
 use super::policy::{self, BackoffRecord};
+use super::{controller_key, orphan_releasable};
 use crate::events::Event;
 use k8s_openapi::api::batch::v1::{
     Job, JobCondition, JobSpec, JobStatus, PodFailurePolicy,
@@ -1289,6 +1289,55 @@ fn orphan_pods_are_released_unless_a_live_job_controls_them() {
     ];
     for (name, p, owner, want) in cases {
         assert_eq!(orphan_releasable(&p, owner), want, "{name}");
+    }
+}
+
+#[test]
+fn a_pod_change_wakes_its_controlling_job_only() {
+    let owner = |kind: &str, api: &str, controller: Option<bool>| {
+        let mut p = pod("a", "Running");
+        if let Some(r) = p.metadata.owner_references.as_mut() {
+            r[0].kind = kind.into();
+            r[0].api_version = api.into();
+            r[0].controller = controller;
+        }
+        p
+    };
+    let mut no_owner = pod("a", "Running");
+    no_owner.metadata.owner_references = None;
+    let mut elsewhere = pod("a", "Running");
+    elsewhere.metadata.namespace = Some("ns2".into());
+    type Case<'a> = (&'a str, Pod, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        (
+            "controlled by a job",
+            pod("a", "Running"),
+            Some(("default", "pi")),
+        ),
+        ("in its own namespace", elsewhere, Some(("ns2", "pi"))),
+        (
+            "owned, not controlled",
+            owner("Job", "batch/v1", None),
+            None,
+        ),
+        (
+            "controlled by a ReplicaSet",
+            owner("ReplicaSet", "apps/v1", Some(true)),
+            None,
+        ),
+        (
+            "another group's Job",
+            owner("Job", "example.com/v1", Some(true)),
+            None,
+        ),
+        ("no owner", no_owner, None),
+    ];
+    for (name, p, want) in cases {
+        let got = controller_key(&p);
+        let got = got
+            .as_ref()
+            .map(|k| (k.namespace.as_deref().unwrap_or(""), k.name.as_str()));
+        assert_eq!(got, want, "{name}");
     }
 }
 
