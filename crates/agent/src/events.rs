@@ -2,9 +2,9 @@
 //! container of it). Recording is best effort: a failure is logged, never fatal.
 //!
 //! Several Events of one moment (a container's `Pulled`, `Created`, `Started`) are written
-//! at once rather than one after the other, so the store commits them together and the pod's
-//! status, which the sync loop writes after them, is not held up by three durable writes in
-//! a row. The response (the created Event) is not decoded: nothing reads it.
+//! at once rather than one after the other, and at the same time as the pod's status that
+//! reports the start, so the store commits them together and the status is not held up by
+//! durable writes in a row. The response (the created Event) is not decoded: nothing reads it.
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};

@@ -63,6 +63,8 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
             .uid
             .clone()
             .ok_or(Error::MissingField("metadata.uid"))?;
+        // Events of the containers started in this sync, written with the status below.
+        let mut pending = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let obs = self.observe(pod, &uid);
             let plan = plan::plan(pod, &obs, &self.cfg.host_ip, Timestamp::now());
@@ -75,7 +77,9 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
                         restart,
                         backoff,
                     } => {
-                        started |= self.start(pod, &uid, &container, restart, backoff).await;
+                        started |= self
+                            .start(pod, &uid, &container, restart, backoff, &mut pending)
+                            .await;
                     }
                     Action::Stop { container, grace } => {
                         self.stop(pod, &uid, &container, grace).await
@@ -96,17 +100,31 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
                     }
                     Action::WriteStatus(s) => status = Some(s),
                     Action::Release => self.release(&uid),
-                    Action::DeleteObject => self.delete_object(pod, &uid).await?,
+                    Action::DeleteObject => {
+                        if let Err(e) = self.delete_object(pod, &uid).await {
+                            self.recorder.pod_all(pod, &pending).await;
+                            return Err(e);
+                        }
+                    }
                 }
             }
             if started {
                 continue;
             }
-            if let Some(s) = status {
-                self.write_status(pod, &s).await?;
-            }
-            return Ok(plan.requeue);
+            // A start's Events and the status that reports it are written at once, so the
+            // store commits them together (the kubelet's recorder does not wait for its
+            // Events either); both are written when the sync returns.
+            let events = self.recorder.pod_all(pod, &pending);
+            let written = match status {
+                Some(s) => tokio::join!(events, self.write_status(pod, &s)).1,
+                None => {
+                    events.await;
+                    Ok(())
+                }
+            };
+            return written.map(|()| plan.requeue);
         }
+        self.recorder.pod_all(pod, &pending).await;
         Ok(Some(Duration::from_millis(100)))
     }
 
@@ -149,6 +167,7 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
         name: &str,
         restart: u32,
         backoff: Option<crate::backoff::Entry>,
+        pending: &mut Vec<plan::Event>,
     ) -> bool {
         let Some(c) = container::find(pod, name) else {
             return false;
@@ -212,8 +231,8 @@ impl<R: ContainerRuntime + 'static> Agent<R> {
                         name,
                     ));
                 }
-                // Written together (one group commit), before the status that follows them.
-                self.recorder.pod_all(pod, &events).await;
+                // Written with the status that reports the start (see `sync`).
+                pending.extend(events);
                 true
             }
             Err(runtime::Error::AlreadyExists { .. }) => {
