@@ -538,3 +538,96 @@ fn schedules_are_checked_like_the_server_and_dst_runs_warn() {
         assert!(String::from_utf8_lossy(&cli.stderr).contains(message));
     }
 }
+
+/// The Jobs are made from the CronJob's current template (the slim cache holds none: the
+/// controller reads it when a Job is due): once a Job of the changed template is made, no
+/// later run uses the old one, and the Job's template is the CronJob's, field for field.
+#[test]
+fn a_changed_template_makes_the_next_jobs_and_never_the_old_one_again() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let template = |version: &str| {
+        json!({"metadata": {"labels": {"version": version}, "annotations": {"note": version}},
+            "spec": {"suspend": true, "backoffLimit": 0, "template": {
+                "metadata": {"labels": {"version": version}},
+                "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": format!("busybox:{version}"),
+                        "command": ["true"]}]}}}})
+    };
+    let mut cj = cronjob("retemplated", "@every 2s", json!({}), &["true"]);
+    cj["spec"]["jobTemplate"] = template("one");
+    create(&s, &cj);
+    let jobs = || -> Vec<(jiff::Timestamp, Value)> {
+        let mut v: Vec<(jiff::Timestamp, Value)> = list(&s, "jobs")
+            .into_iter()
+            .filter(|j| j["metadata"]["ownerReferences"][0]["name"] == "retemplated")
+            .filter_map(|j| {
+                let ann = &j["metadata"]["annotations"]
+                    ["batch.kubernetes.io/cronjob-scheduled-timestamp"];
+                Some((ann.as_str()?.parse().ok()?, j))
+            })
+            .collect();
+        v.sort_by_key(|(t, _)| *t);
+        v
+    };
+    let version = |j: &Value| {
+        j["metadata"]["labels"]["version"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    eventually("a Job of the first template", || {
+        jobs()
+            .iter()
+            .any(|(_, j)| version(j).as_deref() == Some("one"))
+    });
+    let patch = json!({"spec": {"jobTemplate": template("two")}});
+    s.ok(&[
+        "patch",
+        "cronjob",
+        "retemplated",
+        "--type=merge",
+        "-p",
+        &patch.to_string(),
+    ]);
+    eventually("two Jobs of the changed template", || {
+        jobs()
+            .iter()
+            .filter(|(_, j)| version(j).as_deref() == Some("two"))
+            .count()
+            >= 2
+    });
+    s.ok(&[
+        "patch",
+        "cronjob",
+        "retemplated",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
+    let all = jobs();
+    let first_two = all
+        .iter()
+        .position(|(_, j)| version(j).as_deref() == Some("two"))
+        .expect("a Job of the changed template");
+    for (t, j) in &all[first_two..] {
+        assert_eq!(
+            version(j).as_deref(),
+            Some("two"),
+            "run {t} after the change"
+        );
+        assert_eq!(j["metadata"]["annotations"]["note"], "two", "run {t}");
+        let c = &j["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "busybox:two", "run {t}");
+        assert_eq!(
+            j["spec"]["template"]["metadata"]["labels"]["version"],
+            "two"
+        );
+        assert_eq!(j["spec"]["suspend"], true, "run {t}");
+    }
+    for (t, j) in &all[..first_two] {
+        let c = &j["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "busybox:one", "run {t} before the change");
+    }
+}
