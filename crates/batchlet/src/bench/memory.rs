@@ -38,6 +38,7 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
         srv.rss_mib(),
         load()
     );
+    println!("  memory: idle by mapping: {}", srv.rss_by_mapping());
     api.namespace("mem").await?;
     api.create_many("/apis/batch/v1/namespaces/mem/cronjobs", n, sizes.clients, |i| {
         json!({
@@ -55,6 +56,10 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
         "memory       rss with {n} CronJobs {:>8.1} MiB  (anon {anon:.1}, file-backed {file:.1}; load {:.2})",
         srv.rss_mib(),
         load()
+    );
+    println!(
+        "  memory: with {n} CronJobs by mapping: {}",
+        srv.rss_by_mapping()
     );
     let start = Instant::now();
     if sizes.memory_pods_via == PodsVia::StatusPatch {
@@ -95,6 +100,10 @@ pub async fn run(sizes: &Sizes) -> Result<()> {
     println!(
         "memory       rss with {n} CronJobs and {m} finished pods {rss:>8.1} MiB  (anon {anon:.1}, file-backed {file:.1}: code and the store file its readers map; load {:.2}; steady state: read once pod GC is done, {kept} terminated pods left at threshold {threshold}, then two readings 5 s apart within 1 MiB)",
         load()
+    );
+    println!(
+        "  memory: with {n} CronJobs and {m} finished pods by mapping: {}",
+        srv.rss_by_mapping()
     );
     Ok(())
 }
