@@ -91,16 +91,16 @@ impl ServerProcess {
     }
 
     /// Resident memory in MiB split into anonymous (heap, stacks) and file-backed (the
-    /// binary's code and the store file its readers map: page cache, counted while mapped).
+    /// binary's code, shared libraries, any mapped file: page cache, counted while mapped).
     pub fn rss_split_mib(&self) -> (f64, f64) {
         let mib = |f: &str| self.status_kib(f).map_or(f64::NAN, |k| k as f64 / 1024.0);
         (mib("RssAnon"), mib("RssFile"))
     }
 
     /// Where the resident memory is, from `/proc/PID/smaps`: the binary's own mappings
-    /// (code and data), the store's files under the data dir (its readers' maps), other
+    /// (code and data), files under the data dir (a store file if mapped), other
     /// files (shared libraries) and anonymous memory (heap, stacks), MiB each. Pages mapped
-    /// twice (two read connections mapping the same store page) count twice, as in VmRSS.
+    /// twice count twice, as in VmRSS.
     pub fn rss_by_mapping(&self) -> String {
         let smaps =
             std::fs::read_to_string(format!("/proc/{}/smaps", self.child.id())).unwrap_or_default();
