@@ -14,8 +14,13 @@ use crate::{Error, Event, KeyValue, ListOptions, ListResult, Result, Revision, l
 
 /// Idle read connections kept open.
 const MAX_IDLE: usize = 4;
-/// Bytes of the store file each reader maps (address space, not memory: pages are the OS cache).
-const MMAP_SIZE: i64 = 1 << 30;
+/// Page cache of each read connection, KiB (SQLite's `cache_size` in its negative form).
+/// Readers do not map the file: each connection's map counted every store page it had
+/// touched in the server's resident memory (once per connection), growing with the store.
+/// A `pread` per page into this cache keeps a reader's memory bounded; the cache is reset
+/// whenever another connection has written, so it serves one read (a LIST's b-tree
+/// interior pages) rather than hot objects, and needs not be large.
+const CACHE_KIB: i64 = 2048;
 
 pub(crate) struct Pool {
     path: PathBuf,
@@ -91,8 +96,8 @@ impl Pool {
                 )?;
                 c.busy_timeout(schema::BUSY_TIMEOUT)?;
                 c.pragma_update(None, "query_only", true)?;
-                // Reads through a shared mapping instead of a pread per page.
-                c.pragma_update(None, "mmap_size", MMAP_SIZE)?;
+                c.pragma_update(None, "mmap_size", 0)?;
+                c.pragma_update(None, "cache_size", -CACHE_KIB)?;
                 c
             }
         };
@@ -243,7 +248,26 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_successor;
+    use super::{CACHE_KIB, Pool, prefix_successor};
+
+    #[test]
+    fn readers_do_not_map_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
+            .unwrap();
+        let pool = Pool::new(&path);
+        let (mmap, cache): (i64, i64) = pool
+            .with(|c| {
+                let mmap = c.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
+                let cache = c.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+                Ok((mmap, cache))
+            })
+            .unwrap();
+        assert_eq!((mmap, cache), (0, -CACHE_KIB));
+    }
 
     #[test]
     fn successor() {
