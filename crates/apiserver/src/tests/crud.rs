@@ -411,6 +411,24 @@ async fn propagation_policies_add_the_collectors_finalizers() {
 }
 
 #[tokio::test]
+async fn kinds_the_collector_does_not_manage_are_deleted_at_once_whatever_the_policy() {
+    let h = app().await;
+    let events = "/api/v1/namespaces/default/events";
+    for (name, policy) in [("e1", "Foreground"), ("e2", "Orphan")] {
+        let ev = json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+            "reason": "Test", "message": "m", "type": "Normal"});
+        h.post(events, &ev).await.expect(201);
+        let path = format!("{events}/{name}");
+        h.delete(&path, Some(&json!({"propagationPolicy": policy})))
+            .await
+            .expect(200);
+        h.get(&path).await.expect_status(404, "NotFound");
+    }
+}
+
+#[tokio::test]
 async fn delete_pod_returns_object() {
     let h = app().await;
     let pods = "/api/v1/namespaces/default/pods";

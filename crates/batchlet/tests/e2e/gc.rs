@@ -93,6 +93,28 @@ fn foreground_deletion_returns_after_the_pods_are_gone() {
     );
 }
 
+/// A Foreground or Orphan delete of a kind the collector does not manage (here the Node)
+/// finishes: it does not wait for a finalizer nobody removes.
+#[test]
+fn foreground_and_orphan_deletions_of_other_kinds_finish() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    let node = s.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let out = s.ok(&[
+        "delete",
+        "node",
+        node.trim(),
+        "--cascade=foreground",
+        "--timeout=60s",
+    ]);
+    assert_eq!(out.trim(), format!("node \"{}\" deleted", node.trim()));
+    let r = s.kubectl(&["get", "node", node.trim()]);
+    assert!(!r.success, "the node is still there: {}", r.stdout);
+    assert!(r.stderr.contains("NotFound"), "{}", r.stderr);
+}
+
 #[test]
 fn a_raw_delete_of_a_batch_v1_job_orphans() {
     if !kubectl_available() {
