@@ -131,14 +131,26 @@ impl Composition {
                 informers.pods.clone(),
             ),
         );
+        // CronJobs' creates go before the Job controller's syncs (`controllers::gate`).
+        let creates = Arc::new(controllers::gate::Gate::default());
         tasks.spawn(
             "job controller",
-            controllers::job::run(client.clone(), informers.clone(), shutdown.clone()),
+            controllers::job::run(
+                client.clone(),
+                informers.clone(),
+                Arc::clone(&creates),
+                shutdown.clone(),
+            ),
         );
         if loops.cronjob {
             tasks.spawn(
                 "cronjob controller",
-                controllers::cronjob::run(client.clone(), informers.clone(), shutdown.clone()),
+                controllers::cronjob::run(
+                    client.clone(),
+                    informers.clone(),
+                    creates,
+                    shutdown.clone(),
+                ),
             );
         }
         tasks.spawn(

@@ -8,6 +8,7 @@
 pub mod cronjob;
 pub mod events;
 pub mod garbage_collector;
+pub mod gate;
 pub mod informers;
 pub mod job;
 pub mod pod_gc;
@@ -23,9 +24,6 @@ pub enum Error {
     /// An object lacked a field every served object has.
     #[error("object without {0}")]
     MissingField(&'static str),
-    /// A watch cache closed before it was filled (the controller is shutting down).
-    #[error("the watch cache closed before it was ready")]
-    CacheClosed,
 }
 
 /// Result with [`Error`].

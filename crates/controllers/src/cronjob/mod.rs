@@ -14,14 +14,19 @@
 //! one) reads the CronJob with a GET and plans again on what it read, so the Job comes from
 //! the stored template (one read per run; the plan is the same unless the CronJob changed).
 //!
-//! Each CronJob is woken at its next scheduled time by the controller's requeue
-//! (`Action::requeue`, one timer per CronJob, no polling), or at once when it or one of its
-//! Jobs changes, exactly at the scheduled time (no 100 ms padding: [`times::requeue_after`]).
+//! The syncs are the workers of a [`WorkQueue`] of CronJob keys, fed straight from the
+//! caches' changes: a CronJob's own, and its Jobs' (the controller reference). Each CronJob
+//! is woken at its next scheduled time by a delayed add (one timer per CronJob in the
+//! queue, no polling), or at once when it or one of its Jobs changes, exactly at the
+//! scheduled time (no 100 ms padding: [`times::requeue_after`]). A failed sync is retried
+//! after client-go's default per-key delays (5 ms doubling to 1,000 s), as the Go
+//! controller's queue does.
 //!
-//! When many CronJobs are due at once, their Jobs are created first: the `SuccessfulCreate`
-//! Event and the status update of each sync wait until no create is in flight ([`gate`],
-//! at most [`MAX_DEFER`]), so the Jobs reach the store together (one fsync for many) and
-//! the minute's last Job is not queued behind the others' Events and status writes.
+//! When many CronJobs are due at once, their Jobs are created first: a sync that will
+//! create holds the shared [`Gate`] from its plan to its create's answer, and its
+//! `SuccessfulCreate` Event and status update wait until no create is in flight (as do
+//! the Job controller's syncs), so the Jobs reach the store together (one fsync for many)
+//! and the minute's last Job is not queued behind the others' Events and status writes.
 //!
 //! Where batchlet follows the Kubernetes code rather than its docs, or differs:
 //! - more than 100 missed times warn (`TooManyMissedTimes`) and still start the most recent;
@@ -40,7 +45,6 @@
 //! - a failed history deletion is reported (`FailedDelete`) and the sync goes on, as in
 //!   Kubernetes; a failed `Replace` deletion ends the sync before the create.
 
-pub mod gate;
 pub mod job;
 pub mod missed;
 pub mod plan;
@@ -49,17 +53,17 @@ mod tests;
 pub mod times;
 
 use crate::events::{Event, Recorder};
+use crate::gate::{Creating, Gate};
 use crate::informers::{Informers, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
-use informer::{Index, Strip};
+use informer::{Index, Next, RateLimit, Strip, WorkQueue};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams, Preconditions, PropagationPolicy};
-use kube::runtime::Controller;
-use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use plan::{CronJobPlan, JobRef};
 use std::sync::Arc;
@@ -69,17 +73,26 @@ use tokio_util::sync::CancellationToken;
 /// The component name of events and the field manager of writes.
 pub const COMPONENT: &str = "cronjob-controller";
 
-/// The longest a sync defers its writes after its create for other CronJobs' creates, so
-/// that a steady stream of creates cannot hold a status update back for ever.
-pub const MAX_DEFER: Duration = Duration::from_secs(60);
+/// Syncs between their start and their create's answer at one time (a CronJob due is read
+/// with a GET, then its Job is created): enough for the store to commit many creates per
+/// fsync, few enough that the first Job of a minute is not queued behind thousands of GETs.
+pub const CONCURRENT_SYNCS: usize = 32;
+
+/// A sync's turn: one of [`CONCURRENT_SYNCS`], and a create counted by the [`Gate`], held
+/// from the sync's start until its create is answered (or it has nothing to create).
+struct Turn<'a> {
+    _creating: Creating<'a>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
 
 struct Context {
     client: Client,
+    cronjobs: Store<CronJob>,
     job_index: Index<Job>,
-    /// The Job cache's first list (not `Store::wait_until_ready`: see the informer crate).
-    jobs_ready: informer::Readiness,
     recorder: Recorder,
-    gate: gate::Gate,
+    gate: Arc<Gate>,
+    /// The [`CONCURRENT_SYNCS`] turns, handed out first come, first served.
+    slots: tokio::sync::Semaphore,
 }
 
 /// The uid of the batch/v1 CronJob controlling `j` (the Job index's key).
@@ -192,11 +205,13 @@ impl Context {
 }
 
 /// Creates the plan's Job; adds it to the status. `Err` after `FailedCreate`.
+/// The sync's `turn` ends once the create is answered.
 async fn create(
     ctx: &Context,
     api: &Api<Job>,
     cj: &CronJob,
     p: &mut CronJobPlan,
+    turn: Option<Turn<'_>>,
 ) -> std::result::Result<(), kube::Error> {
     let Some(c) = p.create.take() else {
         return Ok(());
@@ -206,13 +221,12 @@ async fn create(
         ..Default::default()
     };
     let name = c.job.metadata.name.clone().unwrap_or_default();
-    let creating = ctx.gate.creating();
     let made = api.create(&pp, &c.job).await;
-    drop(creating);
+    drop(turn);
     let made = match made {
         Ok(j) => {
             // Other CronJobs' Jobs of this minute first; this one's Event and status next.
-            let _ = tokio::time::timeout(MAX_DEFER, ctx.gate.idle()).await;
+            ctx.gate.deferred().await;
             let ev = Event::normal("SuccessfulCreate", format!("Created job {name}"));
             ctx.emit(cj, &[ev]).await;
             j
@@ -246,11 +260,7 @@ async fn create(
     Ok(())
 }
 
-async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.jobs_ready
-        .wait()
-        .await
-        .map_err(|_| Error::CacheClosed)?;
+async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn<'_>) -> Result<Next> {
     let ns = obj.metadata.namespace.as_deref().unwrap_or("default");
     let name = obj
         .metadata
@@ -263,13 +273,15 @@ async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
     let mut jobs = ctx.children(&jobs_api, &cj).await?;
     let now = Timestamp::now();
     let mut p = plan::plan(&cj, &jobs, now);
+    // Nothing to create: others' creates go on without this sync.
+    let mut turn = p.create.is_some().then_some(turn);
     // The cached CronJob has no Job template (`informers::slim_cronjob`): a sync that
     // creates a Job reads the CronJob first and plans again on what it read.
     if !p.unexpected.is_empty() || p.create.is_some() {
         // Also: the cache may not have seen our own last status write yet (`GetCronJob`).
         let mut fresh = match cj_api.get(&name).await {
             Ok(c) => c,
-            Err(e) if is_code(&e, 404) => return Ok(Action::await_change()),
+            Err(e) if is_code(&e, 404) => return Ok(Next::AwaitChange),
             Err(e) => return Err(e.into()),
         };
         Strip::ManagedFields.apply(&mut fresh);
@@ -278,6 +290,9 @@ async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
         }
         cj = fresh;
         p = plan::plan(&cj, &jobs, now);
+        if p.create.is_none() {
+            turn = None;
+        }
     }
     for d in &p.prune {
         ctx.delete(&jobs_api, &cj, d).await;
@@ -290,7 +305,7 @@ async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
             )));
         }
     }
-    let created = create(&ctx, &jobs_api, &cj, &mut p).await;
+    let created = create(ctx, &jobs_api, &cj, &mut p, turn).await;
     if p.status_changed {
         let mut next = cj.clone();
         next.status = Some(p.status.clone());
@@ -301,35 +316,109 @@ async fn reconcile(obj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
         match cj_api.replace_status(&name, &pp, &next).await {
             Ok(_) => {}
             // A stale cache: the watch brings the newer CronJob and another sync.
-            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_secs(1))),
-            Err(e) if is_code(&e, 404) => return Ok(Action::await_change()),
+            Err(e) if is_code(&e, 409) => return Ok(Next::After(Duration::from_secs(1))),
+            Err(e) if is_code(&e, 404) => return Ok(Next::AwaitChange),
             Err(e) => return Err(e.into()),
         }
     }
     created?;
-    Ok(p.requeue_after
-        .map_or_else(Action::await_change, Action::requeue))
+    Ok(p.requeue_after.map_or(Next::AwaitChange, Next::After))
 }
 
-fn error_policy(cj: Arc<CronJob>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(cronjob = %key(&cj), error = %err, "cronjob sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
+/// One key's sync: the cached CronJob's (a CronJob no longer cached needs nothing).
+/// Waits for a turn first: counted as a create from the start (so the writes that wait
+/// for the minute's creates wait for the syncs still queued for a turn too), and synced on
+/// the CronJob as cached when the turn comes.
+async fn sync(key: ObjectRef<CronJob>, ctx: Arc<Context>) -> Next {
+    let creating = ctx.gate.creating();
+    let Ok(slot) = ctx.slots.acquire().await else {
+        return Next::AwaitChange; // never closed
+    };
+    let turn = Turn {
+        _creating: creating,
+        _slot: slot,
+    };
+    let Some(cj) = ctx.cronjobs.get(&key) else {
+        return Next::AwaitChange;
+    };
+    reconcile(cj, &ctx, turn).await.unwrap_or_else(|e| {
+        tracing::warn!(cronjob = %key, error = %e, "cronjob sync failed; retrying");
+        Next::Retry
+    })
 }
 
-/// Runs the CronJob controller over the shared caches until `shutdown` is cancelled.
-pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
+/// The key of the CronJob controlling `j`, if any.
+fn controller_key(j: &Job) -> Option<ObjectRef<CronJob>> {
+    let r = j
+        .metadata
+        .owner_references
+        .as_deref()?
+        .iter()
+        .find(|r| r.controller == Some(true))?;
+    (r.kind == "CronJob" && r.api_version == "batch/v1").then(|| {
+        ObjectRef::new(&r.name).within(j.metadata.namespace.as_deref().unwrap_or("default"))
+    })
+}
+
+/// Feeds the caches' changes to the queue until shutdown: a CronJob's change adds its key
+/// (a deletion too, whose sync finds nothing), a Job's change its controlling CronJob's.
+async fn feed(
+    cronjob_changes: informer::Subscription<CronJob>,
+    job_changes: informer::Subscription<Job>,
+    queue: &WorkQueue<ObjectRef<CronJob>>,
+    shutdown: &CancellationToken,
+) {
+    let mut changes = futures::stream::select(
+        cronjob_changes.map(|c| Some(ObjectRef::from_obj(c.object().as_ref()))),
+        job_changes.map(|c| controller_key(c.object())),
+    );
+    loop {
+        let change = tokio::select! {
+            () = shutdown.cancelled() => break,
+            c = changes.next() => c,
+        };
+        match change {
+            None => break,
+            Some(Some(key)) => queue.add(key),
+            Some(None) => {}
+        }
+    }
+}
+
+/// Runs the CronJob controller over the shared caches until `shutdown` is cancelled: the
+/// feed of the queue and, once the CronJob and Job caches hold their first lists, its
+/// workers. Shutdown stops the feed and waits for the running syncs.
+pub async fn run(
+    client: Client,
+    informers: Informers,
+    gate: Arc<Gate>,
+    shutdown: CancellationToken,
+) {
+    let cronjob_changes = informers.cronjobs.subscribe();
+    let job_changes = informers.jobs.subscribe();
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
+        cronjobs: informers.cronjobs.store(),
         job_index: informers.jobs.index(cronjob_uid),
-        jobs_ready: informers.jobs.readiness(),
-        gate: gate::Gate::default(),
+        gate,
+        slots: tokio::sync::Semaphore::new(CONCURRENT_SYNCS),
     });
-    let stop = async move { shutdown.cancelled().await };
-    Controller::for_shared_stream(informers.cronjobs.applied(), informers.cronjobs.store())
-        .owns_shared_stream(informers.jobs.touched())
-        .graceful_shutdown_on(stop)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    let queue = WorkQueue::new(RateLimit::CLIENT_GO);
+    let (cronjobs_ready, jobs_ready) = (informers.cronjobs.readiness(), informers.jobs.readiness());
+    let work = async {
+        let ready = async { cronjobs_ready.wait().await.and(jobs_ready.wait().await) };
+        let ready = tokio::select! {
+            () = shutdown.cancelled() => false,
+            r = ready => r.is_ok(),
+        };
+        if !ready {
+            queue.shut_down();
+            return;
+        }
+        queue
+            .run_workers(&shutdown, |key| sync(key, Arc::clone(&ctx)))
+            .await;
+    };
+    tokio::join!(feed(cronjob_changes, job_changes, &queue, &shutdown), work);
 }

@@ -47,6 +47,7 @@ mod tests;
 mod tracking;
 
 use crate::events::{Event, Recorder};
+use crate::gate::Gate;
 use crate::informers::{Informers, controller_uid};
 use crate::{Error, Result};
 use expectations::Expectations;
@@ -85,6 +86,8 @@ struct Context {
     expectations: Arc<Expectations>,
     backoff: Mutex<HashMap<String, BackoffRecord>>,
     recorder: Recorder,
+    /// CronJobs' creates in flight: a sync waits for them (`gate`).
+    gate: Arc<Gate>,
 }
 
 fn job_key(job: &Job) -> String {
@@ -456,6 +459,8 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Next> {
 /// `syncJob` for one key: the cached Job's sync; a Job no longer cached has its
 /// expectations and backoff forgotten, as the code's sync of a deleted Job does.
 async fn sync_job(key: ObjectRef<Job>, ctx: Arc<Context>) -> Next {
+    // The minute's CronJob creates first; then this sync, on what is cached by then.
+    ctx.gate.deferred().await;
     let Some(job) = ctx.jobs.get(&key) else {
         let k = format!("{}/{}", key.namespace.as_deref().unwrap_or(""), key.name);
         ctx.expectations.forget(&k);
@@ -604,7 +609,12 @@ async fn feed(
 /// of both queues, and once the Pod and Job caches hold their first lists, the workers of
 /// each queue (each key synced by one task at a time, against the object as cached when
 /// its sync starts). Shutdown stops the feed and waits for the running syncs.
-pub async fn run(client: Client, informers: Informers, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    informers: Informers,
+    gate: Arc<Gate>,
+    shutdown: CancellationToken,
+) {
     let pod_changes = informers.pods.subscribe();
     let job_changes = informers.jobs.subscribe();
     let expectations = Arc::new(Expectations::default());
@@ -616,6 +626,7 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
         jobs: informers.jobs.store(),
         expectations: expectations.clone(),
         backoff: Mutex::new(HashMap::new()),
+        gate,
     });
     let jobs = WorkQueue::new(RETRY);
     let orphans = WorkQueue::new(RETRY);

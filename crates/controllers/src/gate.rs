@@ -1,13 +1,21 @@
-//! Creates first: a sync holds a [`Creating`] guard while it creates its Job, and the writes
-//! that follow a create (the `SuccessfulCreate` Event and the status) wait for
-//! [`Gate::idle`], until no create is in flight. When thousands of CronJobs are due in the
-//! same minute, every Job is created before the minute's Events and status updates take
-//! their turn, and the store's group commit takes many creates per fsync. Each sync still
-//! writes the same objects in the same order; only other CronJobs' creates go before.
+//! Creates first: the CronJob controller's syncs hold a [`Creating`] guard from the moment
+//! their plan says a Job is due until its create has been answered, and the writes that
+//! follow (the CronJob's `SuccessfulCreate` Event and status, and the Job controller's
+//! syncs, which give each new Job its first status and Events) wait for [`Gate::idle`],
+//! until no create is in flight (at most [`MAX_DEFER`]). When thousands of CronJobs are due
+//! in the same minute, every Job is created before the minute's other writes take their
+//! turn, and the store's group commit takes many creates per fsync. Each sync still writes
+//! the same objects in the same order; only other CronJobs' creates go before. One gate is
+//! shared by both controllers (the composition makes it).
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::Notify;
+
+/// The longest a write waits for creates, so that a steady stream of creates cannot hold
+/// it back for ever.
+pub const MAX_DEFER: Duration = Duration::from_secs(60);
 
 /// The count of creates in flight, and their waiters.
 #[derive(Debug, Default)]
@@ -30,6 +38,13 @@ impl Gate {
     /// The creates in flight.
     pub fn in_flight(&self) -> usize {
         self.creating.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once no create is in flight, or after [`MAX_DEFER`].
+    pub async fn deferred(&self) {
+        if self.in_flight() > 0 {
+            let _ = tokio::time::timeout(MAX_DEFER, self.idle()).await;
+        }
     }
 
     /// Resolves once no create is in flight.
@@ -77,6 +92,33 @@ mod tests {
         drop(b);
         assert_eq!(g.in_flight(), 0);
         assert_eq!(waiter.as_mut().now_or_never(), Some(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deferred_waits_for_the_creates_and_at_most_max_defer() {
+        let g = Gate::default();
+        let start = tokio::time::Instant::now();
+        g.deferred().await;
+        assert_eq!(
+            start.elapsed(),
+            std::time::Duration::ZERO,
+            "no create: at once"
+        );
+        let c = g.creating();
+        let mut waiter = pin!(g.deferred());
+        assert_eq!(waiter.as_mut().now_or_never(), None);
+        drop(c);
+        assert_eq!(
+            waiter.now_or_never(),
+            Some(()),
+            "released by the last create"
+        );
+        let _stuck = g.creating();
+        g.deferred().await;
+        assert!(
+            start.elapsed() >= MAX_DEFER,
+            "a create that never ends holds it back"
+        );
     }
 
     #[test]
