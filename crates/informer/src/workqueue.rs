@@ -17,7 +17,9 @@
 //!
 //! An added key is handed to a waiting worker at once (a `Notify`, no timer): only delayed
 //! keys go through the clock. [`run_workers`](WorkQueue::run_workers) is the owner loop:
-//! one task per key handed out, whose sync says what [`Next`].
+//! one task per key handed out, whose sync says what [`Next`];
+//! [`run_workers_when_ready`](WorkQueue::run_workers_when_ready) starts it once the caches
+//! the syncs read hold their first list (or shuts the queue down if they never do).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -331,6 +333,30 @@ impl<K: Eq + Hash + Clone + Send + 'static> WorkQueue<K> {
         workers.close();
         workers.wait().await;
     }
+
+    /// [`run_workers`](Self::run_workers) once `ready` resolves `Ok` (the caches the syncs
+    /// read hold their first list: [`Readiness::wait`](crate::Readiness::wait)); keys added
+    /// meanwhile wait in the queue. If `shutdown` is cancelled or `ready` fails first, the
+    /// queue is shut down and no key is synced.
+    pub async fn run_workers_when_ready<R, E, F, Fut>(
+        &self,
+        ready: R,
+        shutdown: &CancellationToken,
+        sync: F,
+    ) where
+        R: Future<Output = Result<(), E>>,
+        F: Fn(K) -> Fut,
+        Fut: Future<Output = Next> + Send + 'static,
+    {
+        let ready = tokio::select! {
+            () = shutdown.cancelled() => false,
+            r = ready => r.is_ok(),
+        };
+        if !ready {
+            return self.shut_down();
+        }
+        self.run_workers(shutdown, sync).await;
+    }
 }
 
 #[cfg(test)]
@@ -539,6 +565,66 @@ mod tests {
         assert!(q.is_shutting_down());
         q.done(&"a");
         assert_eq!(q.get().await, None);
+    }
+
+    /// Keys added before the caches are ready wait for them; a shutdown or a failed
+    /// readiness first shuts the queue down with nothing synced.
+    #[tokio::test(start_paused = true)]
+    async fn workers_start_once_ready_or_never() {
+        let q = WorkQueue::new(LIMIT);
+        let probe = Arc::new(Probe::default());
+        probe.release.add_permits(10);
+        let stop = CancellationToken::new();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), ()>>();
+        let owner = tokio::spawn({
+            let (q, probe, stop) = (q.clone(), Arc::clone(&probe), stop.clone());
+            async move {
+                let ready = async { ready_rx.await.unwrap_or(Err(())) };
+                q.run_workers_when_ready(ready, &stop, |k| Arc::clone(&probe).sync(k))
+                    .await
+            }
+        });
+        q.add("a");
+        settle().await;
+        assert!(
+            probe.started().is_empty(),
+            "synced before the caches were ready"
+        );
+        ready_tx.send(Ok(())).ok();
+        settle().await;
+        assert_eq!(probe.started(), vec![("a", 1, 1)]);
+        stop.cancel();
+        settle().await;
+        assert!(owner.is_finished() && q.is_shutting_down());
+
+        for outcome in ["shutdown", "ready fails"] {
+            let q = WorkQueue::new(LIMIT);
+            let probe = Arc::new(Probe::default());
+            let stop = CancellationToken::new();
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), ()>>();
+            let owner = tokio::spawn({
+                let (q, probe, stop) = (q.clone(), Arc::clone(&probe), stop.clone());
+                async move {
+                    let ready = async { ready_rx.await.unwrap_or(Err(())) };
+                    q.run_workers_when_ready(ready, &stop, |k| Arc::clone(&probe).sync(k))
+                        .await
+                }
+            });
+            q.add("a");
+            settle().await;
+            if outcome == "shutdown" {
+                stop.cancel();
+            } else {
+                ready_tx.send(Err(())).ok();
+            }
+            settle().await;
+            assert!(owner.is_finished(), "{outcome}: the owner still runs");
+            assert!(
+                q.is_shutting_down(),
+                "{outcome}: the queue is not shut down"
+            );
+            assert!(probe.started().is_empty(), "{outcome}: a key was synced");
+        }
     }
 
     /// A sync that records what it saw and waits for the test's permission to end.
