@@ -495,12 +495,8 @@ async fn work<R: ContainerRuntime + 'static>(
     queue: &WorkQueue<Key>,
 ) {
     let stop = &agent.shutdown;
-    tokio::select! {
-        () = stop.cancelled() => return queue.shut_down(),
-        r = ready.wait() => if r.is_err() { return queue.shut_down() },
-    }
     queue
-        .run_workers(stop, |key| {
+        .run_workers_when_ready(ready.wait(), stop, |key| {
             let (agent, store) = (Arc::clone(agent), store.clone());
             async move {
                 // A pod gone from the cache needs no sync (housekeeping stops what it left).

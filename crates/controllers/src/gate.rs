@@ -10,6 +10,7 @@
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -18,26 +19,44 @@ use tokio::sync::Notify;
 pub const MAX_DEFER: Duration = Duration::from_secs(60);
 
 /// The count of creates in flight, and their waiters.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Gate {
     creating: AtomicUsize,
     idle: Notify,
+    /// Creates not started yet (the CronJob controller's ready keys), counted as in flight.
+    backlog: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
 }
 
 /// A create in flight; dropping it ends the create.
 #[derive(Debug)]
-pub struct Creating<'a>(&'a Gate);
+pub struct Creating(Arc<Gate>);
 
 impl Gate {
     /// Marks a create in flight until the guard is dropped.
-    pub fn creating(&self) -> Creating<'_> {
+    pub fn creating(self: &Arc<Self>) -> Creating {
         self.creating.fetch_add(1, Ordering::SeqCst);
-        Creating(self)
+        Creating(Arc::clone(self))
     }
 
-    /// The creates in flight.
+    /// Counts `backlog()` creates as in flight too (the first call only): work that will
+    /// take a [`Creating`] guard before the guard of the create that ends before it is
+    /// dropped, so that waiters are not released between two creates.
+    pub fn count_backlog(&self, backlog: impl Fn() -> usize + Send + Sync + 'static) {
+        let _ = self.backlog.set(Box::new(backlog));
+    }
+
+    /// The creates in flight (and in the backlog).
     pub fn in_flight(&self) -> usize {
-        self.creating.load(Ordering::SeqCst)
+        let backlog = self.backlog.get().map_or(0, |b| b());
+        self.creating.load(Ordering::SeqCst) + backlog
     }
 
     /// Resolves once no create is in flight, or after [`MAX_DEFER`].
@@ -61,7 +80,7 @@ impl Gate {
     }
 }
 
-impl Drop for Creating<'_> {
+impl Drop for Creating {
     fn drop(&mut self) {
         if self.0.creating.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.idle.notify_waiters();
@@ -76,13 +95,13 @@ mod tests {
 
     #[test]
     fn idle_at_once_without_creates() {
-        let g = Gate::default();
+        let g = Arc::new(Gate::default());
         assert_eq!(g.idle().now_or_never(), Some(()));
     }
 
     #[test]
     fn waiters_are_released_when_the_last_create_ends() {
-        let g = Gate::default();
+        let g = Arc::new(Gate::default());
         let (a, b) = (g.creating(), g.creating());
         let mut waiter = pin!(g.idle());
         assert_eq!(waiter.as_mut().now_or_never(), None);
@@ -96,7 +115,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn deferred_waits_for_the_creates_and_at_most_max_defer() {
-        let g = Gate::default();
+        let g = Arc::new(Gate::default());
         let start = tokio::time::Instant::now();
         g.deferred().await;
         assert_eq!(
@@ -122,8 +141,33 @@ mod tests {
     }
 
     #[test]
+    fn the_backlog_counts_until_its_creates_have_started_and_ended() {
+        use std::sync::atomic::AtomicUsize;
+        let g = Arc::new(Gate::default());
+        let queued = Arc::new(AtomicUsize::new(2));
+        g.count_backlog({
+            let q = Arc::clone(&queued);
+            move || q.load(Ordering::SeqCst)
+        });
+        let mut waiter = pin!(g.idle());
+        assert_eq!(waiter.as_mut().now_or_never(), None, "two queued");
+        // Each queued create leaves the backlog as it takes its guard.
+        let take = || {
+            queued.fetch_sub(1, Ordering::SeqCst);
+            g.creating()
+        };
+        let a = take();
+        drop(a);
+        assert_eq!(waiter.as_mut().now_or_never(), None, "one still queued");
+        let b = take();
+        assert_eq!(waiter.as_mut().now_or_never(), None, "the last in flight");
+        drop(b);
+        assert_eq!(waiter.now_or_never(), Some(()));
+    }
+
+    #[test]
     fn a_create_starting_again_keeps_new_waiters_waiting() {
-        let g = Gate::default();
+        let g = Arc::new(Gate::default());
         drop(g.creating());
         let _c = g.creating();
         assert_eq!(pin!(g.idle()).now_or_never(), None);

@@ -554,12 +554,8 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
     };
     let ready = informers.pods.readiness();
     let work = async {
-        tokio::select! {
-            () = shutdown.cancelled() => return queue.shut_down(),
-            r = ready.wait() => if r.is_err() { return queue.shut_down() },
-        }
         queue
-            .run_workers(&shutdown, |key: ObjectRef<Pod>| {
+            .run_workers_when_ready(ready.wait(), &shutdown, |key: ObjectRef<Pod>| {
                 let (ctx, pods) = (Arc::clone(&ctx), pods.clone());
                 async move {
                     let Some(pod) = pods.get(&key) else {

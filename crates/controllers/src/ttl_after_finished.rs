@@ -136,12 +136,8 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
     };
     let ready = informers.jobs.readiness();
     let work = async {
-        tokio::select! {
-            () = shutdown.cancelled() => return queue.shut_down(),
-            r = ready.wait() => if r.is_err() { return queue.shut_down() },
-        }
         queue
-            .run_workers(&shutdown, |key: ObjectRef<Job>| {
+            .run_workers_when_ready(ready.wait(), &shutdown, |key: ObjectRef<Job>| {
                 let (ctx, jobs) = (Arc::clone(&ctx), jobs.clone());
                 async move {
                     let Some(job) = jobs.get(&key) else {

@@ -17,7 +17,9 @@
 //!
 //! An added key is handed to a waiting worker at once (a `Notify`, no timer): only delayed
 //! keys go through the clock. [`run_workers`](WorkQueue::run_workers) is the owner loop:
-//! one task per key handed out, whose sync says what [`Next`].
+//! one task per key handed out, whose sync says what [`Next`];
+//! [`run_workers_when_ready`](WorkQueue::run_workers_when_ready) starts it once the caches
+//! the syncs read hold their first list (or shuts the queue down if they never do).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -25,7 +27,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -313,14 +315,41 @@ impl<K: Eq + Hash + Clone + Send + 'static> WorkQueue<K> {
         F: Fn(K) -> Fut,
         Fut: Future<Output = Next> + Send + 'static,
     {
+        // Slots without a bound, each given back as soon as its sync is made.
+        let unbounded = Semaphore::MAX_PERMITS;
+        self.run_slotted_workers(shutdown, unbounded, |key, _slot| sync(key))
+            .await;
+    }
+
+    /// [`run_workers`](Self::run_workers) with at most `slots` syncs in their busy part: a
+    /// key is handed out only with a free slot, which its sync holds until it drops the
+    /// permit — when it is done, or earlier (e.g. once its create is answered, before it
+    /// waits for others). Few tasks are runnable at once, however many keys are ready.
+    pub async fn run_slotted_workers<F, Fut>(
+        &self,
+        shutdown: &CancellationToken,
+        slots: usize,
+        sync: F,
+    ) where
+        F: Fn(K, OwnedSemaphorePermit) -> Fut,
+        Fut: Future<Output = Next> + Send + 'static,
+    {
+        let slots = Arc::new(Semaphore::new(slots));
         let workers = TaskTracker::new();
         loop {
+            let slot = tokio::select! {
+                () = shutdown.cancelled() => break,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break, // never closed
+                },
+            };
             let key = tokio::select! {
                 () = shutdown.cancelled() => None,
                 key = self.get() => key,
             };
             let Some(key) = key else { break };
-            let synced = sync(key.clone());
+            let synced = sync(key.clone(), slot);
             let queue = self.clone();
             workers.spawn(async move {
                 let next = synced.await;
@@ -330,6 +359,42 @@ impl<K: Eq + Hash + Clone + Send + 'static> WorkQueue<K> {
         self.shut_down();
         workers.close();
         workers.wait().await;
+    }
+
+    /// [`run_workers`](Self::run_workers) once `ready` resolves `Ok` (the caches the syncs
+    /// read hold their first list: [`Readiness::wait`](crate::Readiness::wait)); keys added
+    /// meanwhile wait in the queue. If `shutdown` is cancelled or `ready` fails first, the
+    /// queue is shut down and no key is synced.
+    pub async fn run_workers_when_ready<R, E, F, Fut>(
+        &self,
+        ready: R,
+        shutdown: &CancellationToken,
+        sync: F,
+    ) where
+        R: Future<Output = Result<(), E>>,
+        F: Fn(K) -> Fut,
+        Fut: Future<Output = Next> + Send + 'static,
+    {
+        if self.wait_ready(ready, shutdown).await {
+            self.run_workers(shutdown, sync).await;
+        }
+    }
+
+    /// Waits for `ready` (see [`run_workers_when_ready`](Self::run_workers_when_ready)):
+    /// true once it resolved `Ok`; false, with the queue shut down, if `shutdown` is
+    /// cancelled or `ready` fails first.
+    pub async fn wait_ready<R, E>(&self, ready: R, shutdown: &CancellationToken) -> bool
+    where
+        R: Future<Output = Result<(), E>>,
+    {
+        let ready = tokio::select! {
+            () = shutdown.cancelled() => false,
+            r = ready => r.is_ok(),
+        };
+        if !ready {
+            self.shut_down();
+        }
+        ready
     }
 }
 
@@ -539,6 +604,114 @@ mod tests {
         assert!(q.is_shutting_down());
         q.done(&"a");
         assert_eq!(q.get().await, None);
+    }
+
+    /// Slotted workers: at most `slots` syncs hold a slot; a sync that gives its slot back
+    /// early lets the next key start while it goes on.
+    #[tokio::test(start_paused = true)]
+    async fn slotted_workers_hand_out_keys_only_with_a_free_slot() {
+        let q = WorkQueue::new(LIMIT);
+        let probe = Arc::new(Probe::default());
+        let stop = CancellationToken::new();
+        let owner = tokio::spawn({
+            let (q, probe, stop) = (q.clone(), Arc::clone(&probe), stop.clone());
+            async move {
+                q.run_slotted_workers(&stop, 2, |k, slot| {
+                    let probe = Arc::clone(&probe);
+                    async move {
+                        // "early" gives its slot back at once; the others hold theirs.
+                        let held = (k != "early").then_some(slot);
+                        let next = probe.sync(k).await;
+                        drop(held);
+                        next
+                    }
+                })
+                .await
+            }
+        });
+        for k in ["a", "b", "c"] {
+            q.add(k);
+        }
+        settle().await;
+        let keys = |p: &Probe| p.started().iter().map(|s| s.0).collect::<Vec<_>>();
+        assert_eq!(keys(&probe), ["a", "b"], "two slots");
+        assert_eq!(q.len(), 1);
+        probe.release.add_permits(1);
+        settle().await;
+        assert_eq!(keys(&probe), ["a", "b", "c"], "a slot freed");
+        q.add("early");
+        q.add("d");
+        probe.release.add_permits(1);
+        settle().await;
+        assert_eq!(
+            keys(&probe),
+            ["a", "b", "c", "early", "d"],
+            "early's slot went on to d while early still runs"
+        );
+        stop.cancel();
+        probe.release.add_permits(3);
+        settle().await;
+        assert!(owner.is_finished());
+    }
+
+    /// Keys added before the caches are ready wait for them; a shutdown or a failed
+    /// readiness first shuts the queue down with nothing synced.
+    #[tokio::test(start_paused = true)]
+    async fn workers_start_once_ready_or_never() {
+        let q = WorkQueue::new(LIMIT);
+        let probe = Arc::new(Probe::default());
+        probe.release.add_permits(10);
+        let stop = CancellationToken::new();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), ()>>();
+        let owner = tokio::spawn({
+            let (q, probe, stop) = (q.clone(), Arc::clone(&probe), stop.clone());
+            async move {
+                let ready = async { ready_rx.await.unwrap_or(Err(())) };
+                q.run_workers_when_ready(ready, &stop, |k| Arc::clone(&probe).sync(k))
+                    .await
+            }
+        });
+        q.add("a");
+        settle().await;
+        assert!(
+            probe.started().is_empty(),
+            "synced before the caches were ready"
+        );
+        ready_tx.send(Ok(())).ok();
+        settle().await;
+        assert_eq!(probe.started(), vec![("a", 1, 1)]);
+        stop.cancel();
+        settle().await;
+        assert!(owner.is_finished() && q.is_shutting_down());
+
+        for outcome in ["shutdown", "ready fails"] {
+            let q = WorkQueue::new(LIMIT);
+            let probe = Arc::new(Probe::default());
+            let stop = CancellationToken::new();
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), ()>>();
+            let owner = tokio::spawn({
+                let (q, probe, stop) = (q.clone(), Arc::clone(&probe), stop.clone());
+                async move {
+                    let ready = async { ready_rx.await.unwrap_or(Err(())) };
+                    q.run_workers_when_ready(ready, &stop, |k| Arc::clone(&probe).sync(k))
+                        .await
+                }
+            });
+            q.add("a");
+            settle().await;
+            if outcome == "shutdown" {
+                stop.cancel();
+            } else {
+                ready_tx.send(Err(())).ok();
+            }
+            settle().await;
+            assert!(owner.is_finished(), "{outcome}: the owner still runs");
+            assert!(
+                q.is_shutting_down(),
+                "{outcome}: the queue is not shut down"
+            );
+            assert!(probe.started().is_empty(), "{outcome}: a key was synced");
+        }
     }
 
     /// A sync that records what it saw and waits for the test's permission to end.

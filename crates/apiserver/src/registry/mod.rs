@@ -59,20 +59,6 @@ pub fn propagation(r: &ResourceInfo, opts: &DeleteOptions) -> Propagation {
     }
 }
 
-/// The kinds whose `orphan` and `foregroundDeletion` finalizers the garbage collector
-/// removes (`controllers::garbage_collector`: Pods, Jobs, CronJobs). A Foreground or Orphan
-/// delete of another kind deletes at once, as Background does: otherwise the object would
-/// wait forever for a finalizer nobody removes. Nothing batchlet runs depends on those kinds
-/// through an ownerReference but a Node's Lease (its reference then dangles, as after a
-/// Background delete); on a cluster the collector removes the finalizer of an object without
-/// dependents at once, so the difference is the moment of the deletion only.
-fn collected(r: &ResourceInfo) -> bool {
-    matches!(
-        (r.group, r.kind),
-        ("", "Pod") | ("batch", "Job") | ("batch", "CronJob")
-    )
-}
-
 /// Adds the garbage collector's finalizer for `p` (Background has none) to `obj`.
 fn add_gc_finalizer(obj: &mut Value, p: Propagation) {
     let f = match p {
@@ -833,11 +819,10 @@ impl Registry {
             return Ok(Deleted::Pending(with_revision(&kv.value, kv.mod_revision)));
         }
         // The garbage collector's finalizer for the propagation policy, as the real
-        // registry adds it: Orphan and Foreground keep the object until the collector has
-        // dealt with its dependents; Background deletes now and collects them afterwards.
-        if collected(r) {
-            add_gc_finalizer(&mut obj, propagation(r, opts));
-        }
+        // registry adds it to every kind: Orphan and Foreground keep the object until the
+        // collector has dealt with its dependents; Background deletes now and collects them
+        // afterwards.
+        add_gc_finalizer(&mut obj, propagation(r, opts));
         if !finalizers_empty(&obj) {
             let now = self.now();
             return self.mark_deleting(r, name, &k, &kv, obj, now, 0).await;

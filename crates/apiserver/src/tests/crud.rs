@@ -410,21 +410,38 @@ async fn propagation_policies_add_the_collectors_finalizers() {
         .expect_status(404, "NotFound");
 }
 
+/// Every kind gets the collector's finalizer for a Foreground or Orphan delete, as from
+/// kube-apiserver (the garbage collector removes it); Background deletes at once.
 #[tokio::test]
-async fn kinds_the_collector_does_not_manage_are_deleted_at_once_whatever_the_policy() {
+async fn every_kind_waits_for_the_collector_on_foreground_and_orphan_deletes() {
     let h = app().await;
     let events = "/api/v1/namespaces/default/events";
-    for (name, policy) in [("e1", "Foreground"), ("e2", "Orphan")] {
+    let cases = [
+        ("e1", "Foreground", Some("foregroundDeletion")),
+        ("e2", "Orphan", Some("orphan")),
+        ("e3", "Background", None),
+    ];
+    for (name, policy, finalizer) in cases {
         let ev = json!({"apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": "default"},
             "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
             "reason": "Test", "message": "m", "type": "Normal"});
         h.post(events, &ev).await.expect(201);
         let path = format!("{events}/{name}");
-        h.delete(&path, Some(&json!({"propagationPolicy": policy})))
+        let out = h
+            .delete(&path, Some(&json!({"propagationPolicy": policy})))
             .await
             .expect(200);
-        h.get(&path).await.expect_status(404, "NotFound");
+        match finalizer {
+            Some(f) => {
+                assert_eq!(out["metadata"]["finalizers"], json!([f]), "{policy}");
+                assert!(out["metadata"]["deletionTimestamp"].is_string(), "{policy}");
+                h.get(&path).await.expect(200);
+            }
+            None => {
+                h.get(&path).await.expect_status(404, "NotFound");
+            }
+        }
     }
 }
 

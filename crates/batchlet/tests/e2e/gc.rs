@@ -93,8 +93,8 @@ fn foreground_deletion_returns_after_the_pods_are_gone() {
     );
 }
 
-/// A Foreground or Orphan delete of a kind the collector does not manage (here the Node)
-/// finishes: it does not wait for a finalizer nobody removes.
+/// A Foreground or Orphan delete of a kind other than Pods, Jobs and CronJobs (here the
+/// agent's own Node) finishes: the collector removes the finalizer the registry added.
 #[test]
 fn foreground_and_orphan_deletions_of_other_kinds_finish() {
     if !kubectl_available() {
@@ -113,6 +113,150 @@ fn foreground_and_orphan_deletions_of_other_kinds_finish() {
     let r = s.kubectl(&["get", "node", node.trim()]);
     assert!(!r.success, "the node is still there: {}", r.stdout);
     assert!(r.stderr.contains("NotFound"), "{}", r.stderr);
+}
+
+/// The uid of `what` (`kind/name`) in `ns` (`""`: cluster-scoped).
+fn uid_of(s: &Server, ns: &str, what: &str) -> String {
+    let mut args = vec!["get", what, "-o", "jsonpath={.metadata.uid}"];
+    if !ns.is_empty() {
+        args.extend(["-n", ns]);
+    }
+    s.ok(&args)
+}
+
+/// Whether `what` (`kind/name`) exists in `ns`.
+fn exists(s: &Server, ns: &str, what: &str) -> bool {
+    s.kubectl(&["get", what, "-n", ns, "-o", "name"]).success
+}
+
+fn create_json(s: &Server, obj: &serde_json::Value) {
+    crate::harness::create(s, obj);
+}
+
+/// A Node's Lease in `kube-node-lease` goes with its Node (Background and Foreground), or
+/// stays without the reference (Orphan), as the kubelet's Lease does on a cluster.
+#[test]
+fn deleting_a_node_deletes_its_lease() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    for (node, cascade) in [
+        ("gc-node-bg", "background"),
+        ("gc-node-fg", "foreground"),
+        ("gc-node-orphan", "orphan"),
+    ] {
+        create_json(
+            &s,
+            &serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}),
+        );
+        let uid = uid_of(&s, "", &format!("node/{node}"));
+        create_json(
+            &s,
+            &serde_json::json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": node, "namespace": "kube-node-lease", "ownerReferences": [{
+                    "apiVersion": "v1", "kind": "Node", "name": node, "uid": uid,
+                    "blockOwnerDeletion": true
+                }]},
+                "spec": {"holderIdentity": node, "leaseDurationSeconds": 40}
+            }),
+        );
+        let lease = format!("lease/{node}");
+        let out = s.ok(&[
+            "delete",
+            "node",
+            node,
+            &format!("--cascade={cascade}"),
+            "--timeout=120s",
+        ]);
+        assert_eq!(out.trim(), format!("node \"{node}\" deleted"));
+        match cascade {
+            // kubectl waited for the Node, which waited for its blocking Lease.
+            "foreground" => assert!(
+                !exists(&s, "kube-node-lease", &lease),
+                "the node went before its lease"
+            ),
+            "background" => eventually("the node's lease to be collected", || {
+                !exists(&s, "kube-node-lease", &lease)
+            }),
+            _ => {
+                let refs = s.ok(&[
+                    "get",
+                    &lease,
+                    "-n",
+                    "kube-node-lease",
+                    "-o",
+                    "jsonpath={.metadata.ownerReferences}",
+                ]);
+                assert_eq!(refs, "", "the orphaned lease still references its node");
+            }
+        }
+        assert!(
+            !s.kubectl(&["get", "node", node]).success,
+            "{node} is still there"
+        );
+    }
+}
+
+/// Creates a suspended Job `job` (no pods) with a PersistentVolumeClaim and an Event it
+/// owns, in `default`.
+fn job_with_claim_and_event(s: &Server, job: &str) {
+    create_json(
+        s,
+        &serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job},
+            "spec": {"suspend": true, "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}}
+        }),
+    );
+    let uid = uid_of(s, "default", &format!("job/{job}"));
+    let owner = serde_json::json!([{
+        "apiVersion": "batch/v1", "kind": "Job", "name": job, "uid": uid,
+        "controller": true, "blockOwnerDeletion": true
+    }]);
+    create_json(
+        s,
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": format!("{job}-data"), "ownerReferences": owner},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}
+        }),
+    );
+    create_json(
+        s,
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{job}-event"), "ownerReferences": owner},
+            "involvedObject": {"apiVersion": "batch/v1", "kind": "Job", "name": job, "namespace": "default"},
+            "reason": "Test", "message": "owned by the job", "type": "Normal"
+        }),
+    );
+}
+
+/// A claim and an Event owned by a Job go with it (`--cascade=background`), or stay
+/// without the reference (`--cascade=orphan`).
+#[test]
+fn a_jobs_claim_and_event_follow_its_deletion() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    job_with_claim_and_event(&s, "gc-bg");
+    let out = s.ok(&["delete", "job", "gc-bg", "--cascade=background"]);
+    assert_eq!(out.trim(), "job.batch \"gc-bg\" deleted");
+    eventually("the job's claim and event to be collected", || {
+        !exists(&s, "default", "pvc/gc-bg-data") && !exists(&s, "default", "event/gc-bg-event")
+    });
+
+    job_with_claim_and_event(&s, "gc-orphan");
+    let out = s.ok(&["delete", "job", "gc-orphan", "--cascade=orphan"]);
+    assert_eq!(out.trim(), "job.batch \"gc-orphan\" deleted");
+    assert!(!s.kubectl(&["get", "job", "gc-orphan"]).success);
+    for what in ["pvc/gc-orphan-data", "event/gc-orphan-event"] {
+        let refs = s.ok(&["get", what, "-o", "jsonpath={.metadata.ownerReferences}"]);
+        assert_eq!(refs, "", "the orphaned {what} still references its job");
+    }
 }
 
 #[test]

@@ -68,6 +68,7 @@ use kube::{Api, Client};
 use plan::{CronJobPlan, JobRef};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 /// The component name of events and the field manager of writes.
@@ -75,14 +76,16 @@ pub const COMPONENT: &str = "cronjob-controller";
 
 /// Syncs between their start and their create's answer at one time (a CronJob due is read
 /// with a GET, then its Job is created): enough for the store to commit many creates per
-/// fsync, few enough that the first Job of a minute is not queued behind thousands of GETs.
+/// fsync, few enough that the first Job of a minute is not queued behind thousands of GETs
+/// (nor the watch that reports it behind thousands of runnable tasks).
 pub const CONCURRENT_SYNCS: usize = 32;
 
-/// A sync's turn: one of [`CONCURRENT_SYNCS`], and a create counted by the [`Gate`], held
-/// from the sync's start until its create is answered (or it has nothing to create).
-struct Turn<'a> {
-    _creating: Creating<'a>,
-    _slot: tokio::sync::SemaphorePermit<'a>,
+/// A sync's turn: one of the queue's [`CONCURRENT_SYNCS`] slots, and a create counted by the
+/// [`Gate`], held from the sync's start until its create is answered (or it has nothing to
+/// create). Keys still queued count in the gate too ([`Gate::count_backlog`]).
+struct Turn {
+    _creating: Creating,
+    _slot: OwnedSemaphorePermit,
 }
 
 struct Context {
@@ -91,8 +94,6 @@ struct Context {
     job_index: Index<Job>,
     recorder: Recorder,
     gate: Arc<Gate>,
-    /// The [`CONCURRENT_SYNCS`] turns, handed out first come, first served.
-    slots: tokio::sync::Semaphore,
 }
 
 /// The uid of the batch/v1 CronJob controlling `j` (the Job index's key).
@@ -211,7 +212,7 @@ async fn create(
     api: &Api<Job>,
     cj: &CronJob,
     p: &mut CronJobPlan,
-    turn: Option<Turn<'_>>,
+    turn: Option<Turn>,
 ) -> std::result::Result<(), kube::Error> {
     let Some(c) = p.create.take() else {
         return Ok(());
@@ -260,7 +261,7 @@ async fn create(
     Ok(())
 }
 
-async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn<'_>) -> Result<Next> {
+async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next> {
     let ns = obj.metadata.namespace.as_deref().unwrap_or("default");
     let name = obj
         .metadata
@@ -326,18 +327,9 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn<'_>) -> Result<N
 }
 
 /// One key's sync: the cached CronJob's (a CronJob no longer cached needs nothing).
-/// Waits for a turn first: counted as a create from the start (so the writes that wait
-/// for the minute's creates wait for the syncs still queued for a turn too), and synced on
-/// the CronJob as cached when the turn comes.
-async fn sync(key: ObjectRef<CronJob>, ctx: Arc<Context>) -> Next {
-    let creating = ctx.gate.creating();
-    let Ok(slot) = ctx.slots.acquire().await else {
-        return Next::AwaitChange; // never closed
-    };
-    let turn = Turn {
-        _creating: creating,
-        _slot: slot,
-    };
+/// One key's sync, in its `turn`: the cached CronJob's (a CronJob no longer cached needs
+/// nothing).
+async fn sync(key: ObjectRef<CronJob>, ctx: Arc<Context>, turn: Turn) -> Next {
     let Some(cj) = ctx.cronjobs.get(&key) else {
         return Next::AwaitChange;
     };
@@ -402,23 +394,28 @@ pub async fn run(
         cronjobs: informers.cronjobs.store(),
         job_index: informers.jobs.index(cronjob_uid),
         gate,
-        slots: tokio::sync::Semaphore::new(CONCURRENT_SYNCS),
     });
     let queue = WorkQueue::new(RateLimit::CLIENT_GO);
+    ctx.gate.count_backlog({
+        let queue = queue.clone();
+        move || queue.len()
+    });
     let (cronjobs_ready, jobs_ready) = (informers.cronjobs.readiness(), informers.jobs.readiness());
+    let ready = async { cronjobs_ready.wait().await.and(jobs_ready.wait().await) };
     let work = async {
-        let ready = async { cronjobs_ready.wait().await.and(jobs_ready.wait().await) };
-        let ready = tokio::select! {
-            () = shutdown.cancelled() => false,
-            r = ready => r.is_ok(),
-        };
-        if !ready {
-            queue.shut_down();
-            return;
+        if queue.wait_ready(ready, &shutdown).await {
+            // The turn's gate guard is taken as the key leaves the queue (the backlog).
+            let syncs = |key, slot| {
+                let turn = Turn {
+                    _creating: ctx.gate.creating(),
+                    _slot: slot,
+                };
+                sync(key, Arc::clone(&ctx), turn)
+            };
+            queue
+                .run_slotted_workers(&shutdown, CONCURRENT_SYNCS, syncs)
+                .await;
         }
-        queue
-            .run_workers(&shutdown, |key| sync(key, Arc::clone(&ctx)))
-            .await;
     };
     tokio::join!(feed(cronjob_changes, job_changes, &queue, &shutdown), work);
 }

@@ -1,11 +1,128 @@
 //! The garbage collector's decisions, as pure functions of an object and what its owners and
 //! dependents look like. They follow kube-controller-manager's `attemptToDeleteItem`,
-//! `processDeletingDependentsItem` and `orphanDependents`.
+//! `processDeletingDependentsItem` and `orphanDependents`, and its graph builder's choice of
+//! what a change wakes ([`wake`]).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 /// Finalizer that keeps an owner until its blocking dependents are gone (Foreground).
 pub const FOREGROUND: &str = "foregroundDeletion";
 /// Finalizer that keeps an owner until its dependents no longer reference it (Orphan).
 pub const ORPHAN: &str = "orphan";
+
+/// What the collector keeps of an object (its graph node): enough to judge it as an owner
+/// and as a dependent, nothing else.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Meta {
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `metadata.ownerReferences`.
+    pub owners: Vec<OwnerReference>,
+    /// It has a `deletionTimestamp`.
+    pub deleting: bool,
+    /// It has the `orphan` finalizer.
+    pub orphan: bool,
+    /// It has the `foregroundDeletion` finalizer.
+    pub foreground: bool,
+}
+
+impl Meta {
+    /// The collector's view of `meta`.
+    pub fn of(meta: &ObjectMeta) -> Meta {
+        let has = |f: &str| meta.finalizers.iter().flatten().any(|x| x == f);
+        Meta {
+            uid: meta.uid.clone().unwrap_or_default(),
+            owners: meta.owner_references.clone().unwrap_or_default(),
+            deleting: meta.deletion_timestamp.is_some(),
+            orphan: has(ORPHAN),
+            foreground: has(FOREGROUND),
+        }
+    }
+
+    /// The collector's finalizers it has, `orphan` first.
+    pub fn finalizers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.orphan {
+            out.push(ORPHAN.to_owned());
+        }
+        if self.foreground {
+            out.push(FOREGROUND.to_owned());
+        }
+        out
+    }
+
+    /// Being deleted and waiting for the collector (a finalizer of its own to remove).
+    pub fn finalizing(&self) -> bool {
+        self.deleting && (self.orphan || self.foreground)
+    }
+
+    /// What this object is as the owner `uid` names (`Absent` if its uid differs: the
+    /// name was taken again by a new object).
+    pub fn as_owner(&self, uid: &str) -> OwnerState {
+        if self.uid != uid {
+            OwnerState::Absent
+        } else if self.deleting && self.foreground {
+            OwnerState::WaitingForDependents
+        } else {
+            OwnerState::Solid
+        }
+    }
+
+    /// Whether its reference to `uid` blocks that owner's foreground deletion (`None`: it
+    /// does not reference `uid`).
+    pub fn blocks(&self, uid: &str) -> Option<bool> {
+        self.owners
+            .iter()
+            .find(|r| r.uid == uid)
+            .map(|r| r.block_owner_deletion == Some(true))
+    }
+}
+
+/// What a change of an object wakes, besides the object's dependents when it is gone
+/// (those the shell finds by scanning only if `referenced`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wake {
+    /// The object itself: as a dependent (it has owners), as an owner that waits for the
+    /// collector (`finalizing`), or, deleted or being deleted, to wake its dependents.
+    pub itself: bool,
+    /// Its owners that wait for their dependents (the shell adds those it finds
+    /// finalizing): a dependent changed or went, so an owner may be done.
+    pub owners: bool,
+}
+
+/// What the change of an object that now looks like `meta` (`deleted`: it is gone) wakes;
+/// `referenced`: something was seen referencing it as an owner.
+pub fn wake(meta: &Meta, deleted: bool, referenced: bool) -> Wake {
+    let owned = !meta.owners.is_empty();
+    Wake {
+        itself: if deleted {
+            referenced
+        } else {
+            owned || meta.finalizing() || (meta.deleting && referenced)
+        },
+        owners: owned,
+    }
+}
+
+/// Where an owner reference points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerPlace<'a> {
+    /// A namespaced owner: in its dependent's namespace.
+    Namespace(&'a str),
+    /// A cluster-scoped owner.
+    Cluster,
+    /// A namespaced owner of a cluster-scoped dependent: it cannot resolve (absent).
+    Nowhere,
+}
+
+/// Where the owner of a dependent in `dependent_namespace` is.
+pub fn owner_place(dependent_namespace: Option<&str>, owner_namespaced: bool) -> OwnerPlace<'_> {
+    match (owner_namespaced, dependent_namespace) {
+        (false, _) => OwnerPlace::Cluster,
+        (true, Some(ns)) => OwnerPlace::Namespace(ns),
+        (true, None) => OwnerPlace::Nowhere,
+    }
+}
 
 /// What one ownerReference points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,6 +347,167 @@ mod tests {
                 "{states:?} deleting={deleting} deps={has_deps}"
             );
         }
+    }
+
+    fn meta(owners: usize, deleting: bool, orphan: bool, foreground: bool) -> Meta {
+        Meta {
+            uid: "me".into(),
+            owners: (0..owners)
+                .map(|i| OwnerReference {
+                    uid: format!("o{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            deleting,
+            orphan,
+            foreground,
+        }
+    }
+
+    #[test]
+    fn wakes() {
+        // (case, meta, deleted, referenced, itself, owners)
+        let cases = [
+            (
+                "a plain object",
+                meta(0, false, false, false),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                "an owned object",
+                meta(1, false, false, false),
+                false,
+                false,
+                true,
+                true,
+            ),
+            (
+                "a referenced owner changes",
+                meta(0, false, false, false),
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                "a referenced owner starts deleting",
+                meta(0, true, false, false),
+                false,
+                true,
+                true,
+                false,
+            ),
+            (
+                "deleting, nothing references it",
+                meta(0, true, false, false),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                "foreground deletion waits for us",
+                meta(0, true, false, true),
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                "orphan deletion waits for us",
+                meta(0, true, true, false),
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                "a finalizer before the deletion",
+                meta(0, false, true, false),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                "a referenced owner is gone",
+                meta(0, true, false, false),
+                true,
+                true,
+                true,
+                false,
+            ),
+            (
+                "an unreferenced object is gone",
+                meta(0, false, false, false),
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                "a dependent is gone",
+                meta(2, false, false, false),
+                true,
+                false,
+                false,
+                true,
+            ),
+        ];
+        for (case, m, deleted, referenced, itself, owners) in cases {
+            assert_eq!(
+                wake(&m, deleted, referenced),
+                Wake { itself, owners },
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn metas() {
+        let mut m = ObjectMeta {
+            uid: Some("u".into()),
+            finalizers: Some(vec!["example.com/x".into(), FOREGROUND.into()]),
+            ..Default::default()
+        };
+        let solid = Meta::of(&m);
+        assert_eq!(solid.finalizers(), vec![FOREGROUND.to_owned()]);
+        assert!(!solid.finalizing());
+        // A finalizer without a deletion is not waited for yet.
+        assert_eq!(solid.as_owner("u"), Solid);
+        m.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
+        let waiting = Meta::of(&m);
+        assert!(waiting.finalizing());
+        assert_eq!(waiting.as_owner("u"), WaitingForDependents);
+        assert_eq!(
+            waiting.as_owner("other"),
+            Absent,
+            "a new object of the same name"
+        );
+        m.finalizers = Some(vec![ORPHAN.into()]);
+        let orphaning = Meta::of(&m);
+        assert_eq!(orphaning.as_owner("u"), Solid, "orphaning keeps dependents");
+        assert_eq!(orphaning.finalizers(), vec![ORPHAN.to_owned()]);
+
+        let mut dep = meta(2, false, false, false);
+        dep.owners[1].block_owner_deletion = Some(true);
+        assert_eq!(dep.blocks("o0"), Some(false));
+        assert_eq!(dep.blocks("o1"), Some(true));
+        assert_eq!(dep.blocks("o2"), None);
+    }
+
+    #[test]
+    fn owner_namespaces() {
+        use OwnerPlace::*;
+        assert_eq!(owner_place(Some("ns"), true), Namespace("ns"));
+        assert_eq!(owner_place(Some("ns"), false), Cluster);
+        assert_eq!(owner_place(None, false), Cluster);
+        assert_eq!(owner_place(None, true), Nowhere);
     }
 
     #[test]

@@ -632,19 +632,12 @@ pub async fn run(
     let orphans = WorkQueue::new(RETRY);
     let (pods_ready, jobs_ready) = (informers.pods.readiness(), informers.jobs.readiness());
     let work = async {
-        let ready = async { pods_ready.wait().await.and(jobs_ready.wait().await) };
-        let ready = tokio::select! {
-            () = shutdown.cancelled() => false,
-            r = ready => r.is_ok(),
-        };
-        if !ready {
-            jobs.shut_down();
-            orphans.shut_down();
-            return;
-        }
+        let ready = || async { pods_ready.wait().await.and(jobs_ready.wait().await) };
         tokio::join!(
-            jobs.run_workers(&shutdown, |key| sync_job(key, Arc::clone(&ctx))),
-            orphans.run_workers(&shutdown, |key| sync_orphan(key, Arc::clone(&ctx))),
+            jobs.run_workers_when_ready(ready(), &shutdown, |key| sync_job(key, Arc::clone(&ctx))),
+            orphans.run_workers_when_ready(ready(), &shutdown, |key| {
+                sync_orphan(key, Arc::clone(&ctx))
+            }),
         );
     };
     tokio::join!(
