@@ -188,8 +188,14 @@ impl Mirrors<'_> {
             let src = self.stage.join(&name);
             let dst = at.join(&name);
             let ft = entry.file_type().map_err(|e| fail(what("stat"), e))?;
+            // An entry removed on the host since it was listed (a busy /tmp) is left out,
+            // as if it had been removed just before.
             if ft.is_symlink() {
-                let link = fs::read_link(&src).map_err(|e| fail(what("readlink"), e))?;
+                let link = match fs::read_link(&src) {
+                    Ok(link) => link,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(fail(what("readlink"), e)),
+                };
                 symlink(link, &dst).map_err(|e| fail(what("symlink"), e))?;
                 continue;
             }
@@ -198,8 +204,22 @@ impl Mirrors<'_> {
             } else {
                 File::create(&dst).map_err(|e| fail(what("create"), e))?;
             }
-            rustix::mount::mount_bind_recursive(&src, &dst)
-                .map_err(|e| fail(what(&format!("bind {}", Path::new(&name).display())), e))?;
+            match rustix::mount::mount_bind_recursive(&src, &dst) {
+                Ok(()) => {}
+                Err(rustix::io::Errno::NOENT) if !src.exists() => {
+                    let _ = if ft.is_dir() {
+                        fs::remove_dir(&dst)
+                    } else {
+                        fs::remove_file(&dst)
+                    };
+                }
+                Err(e) => {
+                    return Err(fail(
+                        what(&format!("bind {}", Path::new(&name).display())),
+                        e,
+                    ));
+                }
+            }
         }
         Ok(())
     }

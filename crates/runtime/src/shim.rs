@@ -1,11 +1,13 @@
 //! The shim: the small supervisor that runs one container start.
 //!
 //! The [`crate::launcher`] (`batchlet shim STATE_ROOT`, or `batchlet-shim STATE_ROOT`) forks
-//! it for each start; the server writes the spec (JSON) on the connection it handed over
-//! with the request. The shim then, single-threaded and without tokio:
+//! it ahead of its start, as a spare that takes one request; the server writes the spec
+//! (JSON) on the connection it handed over with the request. The shim, single-threaded and
+//! without tokio:
 //!
-//! 1. becomes a session leader (`setsid`): no controlling terminal, its own process group,
-//!    so neither the server's death nor a Ctrl-C in the server's terminal reaches it;
+//! 1. became a session leader (`setsid`) while it waited: no controlling terminal, its own
+//!    process group, so neither the server's death nor a Ctrl-C in the server's terminal
+//!    reaches it;
 //! 2. reads the spec, opens the state file and the log file (append), creates the cgroup,
 //!    enters private namespaces and builds the mounts (the `mounts` module);
 //! 3. spawns the command with `posix_spawn` in a new process group, stdout and stderr on
@@ -38,7 +40,7 @@ use crate::cgroup::ContainerCgroup;
 use crate::logs::{LineSplitter, LogStream, format_time};
 use crate::spec::DEFAULT_PATH;
 use crate::state::{MOUNT_SUFFIX, Report, ShimInput, State, StateFile};
-use crate::status::{ExitReason, ExitStatus};
+use crate::status::{ExitReason, ExitStatus, ProcessId};
 use crate::{launcher, mounts, sys};
 
 /// How long the shim keeps reading the pipes after the command exited, for output still
@@ -62,17 +64,16 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One shim, in a child of the launcher: the state file `path`; the spec comes on `conn`,
-/// where the report goes. Returns the exit code: 0 when it recorded an exit, 1 when it could
-/// not work.
-fn shim(path: PathBuf, conn: OwnedFd) -> i32 {
-    // Its own session (the launcher's child is not a group leader, so this succeeds): the
-    // container outlives the launcher and the server.
-    let _ = rustix::process::setsid();
+/// One shim, in a child of the launcher that is already its own session leader (so the
+/// container outlives the launcher and the server) and whose identity is `me`: the state
+/// file `path`; the spec comes on `conn`, where the report goes. Returns the exit code: 0
+/// when it recorded an exit, 1 when it could not work.
+fn shim(me: ProcessId, path: PathBuf, conn: OwnedFd, taken: launcher::Taken) -> i32 {
     let mut reporter = Reporter {
         conn: Some(UnixStream::from(conn)),
+        taken: Some(taken),
     };
-    match run(&path, &mut reporter) {
+    match run(me, &path, &mut reporter) {
         Ok(()) => 0,
         Err(message) => {
             reporter.send(&Report::Failed(message));
@@ -84,12 +85,15 @@ fn shim(path: PathBuf, conn: OwnedFd) -> i32 {
 /// The shim's connection to the server: the spec comes in, one report line goes out.
 struct Reporter {
     conn: Option<UnixStream>,
+    /// Dropped after the report (the start is done): the launcher then forks a new spare.
+    taken: Option<launcher::Taken>,
 }
 
 impl Reporter {
     /// The spec: everything the server writes before shutting down its side.
     fn input(&self) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::new();
+        // Room for a usual spec, so that it comes in one or two reads.
+        let mut bytes = Vec::with_capacity(16 * 1024);
         if let Some(conn) = &self.conn {
             let mut conn: &UnixStream = conn;
             conn.read_to_end(&mut bytes)?;
@@ -106,10 +110,11 @@ impl Reporter {
             // The server may be gone (adoption later reads the state file instead).
             let _ = conn.write_all(&line);
         }
+        self.taken = None;
     }
 }
 
-fn run(path: &Path, reporter: &mut Reporter) -> Result<(), String> {
+fn run(me: ProcessId, path: &Path, reporter: &mut Reporter) -> Result<(), String> {
     let mut state_file =
         StateFile::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let bytes = reporter
@@ -122,7 +127,7 @@ fn run(path: &Path, reporter: &mut Reporter) -> Result<(), String> {
     let spec = &input.spec;
     spec.validate().map_err(|e| format!("invalid spec: {e}"))?;
     let mut state = State {
-        shim: sys::self_id(),
+        shim: me,
         pid: None,
         started_at: None,
         limits_enforced: input.limits_message.is_none(),

@@ -104,7 +104,8 @@ pub(crate) async fn exited(pidfd: OwnedFd) -> io::Result<()> {
 
 /// Which side of a [`fork`] this is.
 pub(crate) enum Forked {
-    Parent,
+    /// The child's pid.
+    Parent(Pid),
     Child,
 }
 
@@ -118,7 +119,9 @@ pub(crate) fn fork() -> io::Result<Forked> {
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
-        _ => Ok(Forked::Parent),
+        pid => Pid::from_raw(pid)
+            .map(Forked::Parent)
+            .ok_or_else(|| io::Error::other("fork returned a negative pid")),
     }
 }
 

@@ -508,3 +508,110 @@ async fn adopting_a_container_that_never_recorded_a_state() {
     assert_eq!(exit.reason, ExitReason::Lost, "{exit:?}");
     rt.remove(&handles[0]).expect("remove");
 }
+
+/// The processes whose command line names `state_root` (the launcher, its spare shims and
+/// the shims of running containers), as (pid, parent pid).
+fn supervisors(state_root: &Path) -> Vec<(u32, u32)> {
+    let marker = state_root.to_string_lossy().into_owned();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            if !String::from_utf8_lossy(&cmd).contains(&marker) {
+                return None;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command name: state, then the parent pid.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect()
+}
+
+/// Polls until no process names `state_root` (a generous bound, not a timing threshold).
+async fn no_supervisors_left(state_root: &Path) {
+    for _ in 0..600 {
+        if supervisors(state_root).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("left behind: {:?}", supervisors(state_root));
+}
+
+/// The launcher keeps forked shims waiting for starts: they exit with it when the runtime
+/// is dropped, and die with it when it is killed, after which the next start spawns another
+/// launcher and still works.
+#[tokio::test]
+async fn spare_shims_go_with_their_launcher() {
+    let env = Env::new();
+    let root = env.config().state_root;
+    {
+        let rt = env.runtime();
+        let spec = env.sh("spare-a", "exit 0");
+        let handle = rt.start(&spec).await.expect("start");
+        assert!(rt.wait(&handle).await.expect("wait").success());
+        rt.remove(&handle).expect("remove");
+        let me = std::process::id();
+        let launcher: Vec<u32> = supervisors(&root)
+            .into_iter()
+            .filter(|(_, ppid)| *ppid == me)
+            .map(|(pid, _)| pid)
+            .collect();
+        assert_eq!(launcher.len(), 1, "one launcher: {:?}", supervisors(&root));
+        let launcher = launcher[0];
+        let mut spares = Vec::new();
+        for _ in 0..600 {
+            spares = supervisors(&root)
+                .into_iter()
+                .filter(|(_, ppid)| *ppid == launcher)
+                .map(|(pid, _)| pid)
+                .collect();
+            if !spares.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!spares.is_empty(), "the launcher keeps spare shims");
+        // Killed: its spares die with it, and the next start needs a new launcher.
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(launcher as i32).expect("pid"),
+            rustix::process::Signal::KILL,
+        )
+        .expect("kill the launcher");
+        let running = |pid: &u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .is_some_and(|state| state != "Z" && state != "X")
+            })
+        };
+        for _ in 0..600 {
+            if !spares.iter().any(running) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left: Vec<&u32> = spares.iter().filter(|p| running(p)).collect();
+        assert!(left.is_empty(), "spares outlived their launcher: {left:?}");
+        let spec = env.sh("spare-b", "echo again");
+        let handle = rt
+            .start(&spec)
+            .await
+            .expect("start after the launcher died");
+        assert!(rt.wait(&handle).await.expect("wait").success());
+        assert_eq!(read_log(&spec.log_path, &ReadOptions::default()), "again\n");
+        rt.remove(&handle).expect("remove");
+    }
+    // The runtime is gone: the launcher and its spares exit.
+    no_supervisors_left(&root).await;
+}
