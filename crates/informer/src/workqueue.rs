@@ -68,6 +68,9 @@ impl RateLimit {
     }
 }
 
+/// Most delayed keys moved to the ready queue by one [`WorkQueue::get`].
+const PROMOTE_BATCH: usize = 64;
+
 /// A queue of keys for workers. Cheap to clone; clones share the queue.
 #[derive(Debug)]
 pub struct WorkQueue<K> {
@@ -122,9 +125,14 @@ impl<K: Eq + Hash + Clone> State<K> {
         true
     }
 
-    /// Adds the delayed keys whose time has come.
-    fn promote(&mut self, now: Instant) {
-        while let Some(entry) = self.timers.first_entry() {
+    /// Adds the delayed keys whose time has come, at most `limit` of them (the rest on the
+    /// next call: when thousands are due at once, the first is handed out without waiting
+    /// for all of them to be queued).
+    fn promote(&mut self, now: Instant, limit: usize) {
+        for _ in 0..limit {
+            let Some(entry) = self.timers.first_entry() else {
+                break;
+            };
             if entry.key().0 > now {
                 break;
             }
@@ -233,7 +241,7 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
                 if st.shutting_down {
                     return None;
                 }
-                st.promote(Instant::now());
+                st.promote(Instant::now(), PROMOTE_BATCH);
                 if let Some(key) = st.queue.pop_front() {
                     st.dirty.remove(&key);
                     st.processing.insert(key.clone());
@@ -302,6 +310,18 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
     /// Whether no key is ready for a worker now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Keys ready for a worker now, counting the delayed keys whose time has come as one
+    /// more (they are moved to the ready queue a few at a time): zero only when a worker
+    /// would wait.
+    pub fn backlog(&self) -> usize {
+        let st = self.state();
+        let due = st
+            .timers
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= Instant::now());
+        st.queue.len() + usize::from(due)
     }
 }
 
@@ -604,6 +624,32 @@ mod tests {
         assert!(q.is_shutting_down());
         q.done(&"a");
         assert_eq!(q.get().await, None);
+    }
+
+    /// Many keys due at once are handed out in their order, a batch at a time, and count in
+    /// the backlog until the last is handed out.
+    #[tokio::test(start_paused = true)]
+    async fn many_due_keys_are_promoted_in_batches_and_counted() {
+        let q = WorkQueue::new(LIMIT);
+        let n = 3 * PROMOTE_BATCH + 1;
+        for i in 0..n {
+            q.add_after(i, Duration::from_secs(60) + Duration::from_micros(i as u64));
+        }
+        assert_eq!(q.backlog(), 0, "nothing due yet");
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(q.backlog(), 1, "due, not yet queued");
+        let mut got = Vec::new();
+        // The first is handed out after one batch, not after all of them.
+        while got.len() < n {
+            got.push(q.get().await.unwrap_or(usize::MAX));
+            assert!(
+                q.len() < PROMOTE_BATCH * got.len(),
+                "promoted a batch at a time"
+            );
+            assert!(q.backlog() > 0 || got.len() == n);
+        }
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
+        assert_eq!(q.backlog(), 0);
     }
 
     /// Slotted workers: at most `slots` syncs hold a slot; a sync that gives its slot back

@@ -398,7 +398,7 @@ pub async fn run(
     let queue = WorkQueue::new(RateLimit::CLIENT_GO);
     ctx.gate.count_backlog({
         let queue = queue.clone();
-        move || queue.len()
+        move || queue.backlog()
     });
     let (cronjobs_ready, jobs_ready) = (informers.cronjobs.readiness(), informers.jobs.readiness());
     let ready = async { cronjobs_ready.wait().await.and(jobs_ready.wait().await) };
