@@ -22,11 +22,13 @@
 //! after client-go's default per-key delays (5 ms doubling to 1,000 s), as the Go
 //! controller's queue does.
 //!
-//! When many CronJobs are due at once, their Jobs are created first: a sync that will
-//! create holds the shared [`Gate`] from its plan to its create's answer, and its
-//! `SuccessfulCreate` Event and status update wait until no create is in flight (as do
-//! the Job controller's syncs), so the Jobs reach the store together (one fsync for many)
-//! and the minute's last Job is not queued behind the others' Events and status writes.
+//! When many CronJobs are due at once, their Jobs are created first: at most
+//! [`CONCURRENT_SYNCS`] syncs run their busy part (a `Turn`: a queue slot and a create
+//! counted by the shared [`Gate`], from the sync's start to its create's answer; the keys
+//! still queued count in the gate too), and each sync's `SuccessfulCreate` Event and status
+//! update wait, outside its slot, until no create is in flight or queued (as do the Job
+//! controller's syncs), so the Jobs reach the store together (one fsync for many) and the
+//! minute's last Job is not queued behind the others' Events and status writes.
 //!
 //! Where batchlet follows the Kubernetes code rather than its docs, or differs:
 //! - more than 100 missed times warn (`TooManyMissedTimes`) and still start the most recent;
