@@ -26,9 +26,12 @@ fn get_jobs_and_cronjobs_in_every_output_format() {
         "jsonpath={.metadata.uid}",
     ]);
 
+    // The CronJob controller runs cj-hello every minute: a minute boundary during the test
+    // adds a Job `cj-hello-…` ahead of my-busybox-job, so rows and items are found by name.
     let t = rows(&s.ok(&["get", "jobs"]));
     assert_eq!(t[0], ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
-    assert_eq!(&t[1][..3], ["my-busybox-job", "Running", "0/4"]);
+    let row = t.iter().find(|r| r[0] == "my-busybox-job").expect("row");
+    assert_eq!(&row[..3], ["my-busybox-job", "Running", "0/4"]);
 
     let wide = s.ok(&["get", "jobs", "-o", "wide"]);
     let t = rows(&wide);
@@ -90,9 +93,17 @@ fn get_jobs_and_cronjobs_in_every_output_format() {
     let json: serde_json::Value =
         serde_json::from_str(&s.ok(&["get", "jobs", "-o", "json"])).expect("json");
     assert_eq!(json["kind"], "List");
-    assert_eq!(json["items"][0]["spec"]["completions"], 4);
+    let job = json["items"]
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|j| j["metadata"]["name"] == "my-busybox-job")
+        })
+        .expect("my-busybox-job in the list");
+    assert_eq!(job["spec"]["completions"], 4);
     assert_eq!(
-        json["items"][0]["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
         uid.as_str()
     );
 
