@@ -26,7 +26,7 @@
 use informer::{Informer, Strip};
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
@@ -96,12 +96,20 @@ pub fn slim_cronjob(cj: &mut CronJob) {
     }
 }
 
-/// The uid of `meta`'s controller reference if it is of `kind` (and `api_version`).
-pub fn controller_uid<'a>(meta: &'a ObjectMeta, api_version: &str, kind: &str) -> Option<&'a str> {
+/// `meta`'s controller reference if it is of `kind` (and `api_version`).
+pub fn controller_ref<'a>(
+    meta: &'a ObjectMeta,
+    api_version: &str,
+    kind: &str,
+) -> Option<&'a OwnerReference> {
     meta.owner_references
         .as_deref()?
         .iter()
         .find(|r| r.controller == Some(true))
         .filter(|r| r.kind == kind && r.api_version == api_version)
-        .map(|r| r.uid.as_str())
+}
+
+/// The uid of `meta`'s controller reference if it is of `kind` (and `api_version`).
+pub fn controller_uid<'a>(meta: &'a ObjectMeta, api_version: &str, kind: &str) -> Option<&'a str> {
+    controller_ref(meta, api_version, kind).map(|r| r.uid.as_str())
 }

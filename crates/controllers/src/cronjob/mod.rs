@@ -56,7 +56,7 @@ pub mod times;
 
 use crate::events::{Event, Recorder};
 use crate::gate::{Creating, Gate};
-use crate::informers::{Informers, controller_uid};
+use crate::informers::{Informers, controller_ref, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
 use informer::{Index, Next, RateLimit, Strip, WorkQueue};
@@ -328,7 +328,6 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     Ok(p.requeue_after.map_or(Next::AwaitChange, Next::After))
 }
 
-/// One key's sync: the cached CronJob's (a CronJob no longer cached needs nothing).
 /// One key's sync, in its `turn`: the cached CronJob's (a CronJob no longer cached needs
 /// nothing).
 async fn sync(key: ObjectRef<CronJob>, ctx: Arc<Context>, turn: Turn) -> Next {
@@ -343,15 +342,8 @@ async fn sync(key: ObjectRef<CronJob>, ctx: Arc<Context>, turn: Turn) -> Next {
 
 /// The key of the CronJob controlling `j`, if any.
 fn controller_key(j: &Job) -> Option<ObjectRef<CronJob>> {
-    let r = j
-        .metadata
-        .owner_references
-        .as_deref()?
-        .iter()
-        .find(|r| r.controller == Some(true))?;
-    (r.kind == "CronJob" && r.api_version == "batch/v1").then(|| {
-        ObjectRef::new(&r.name).within(j.metadata.namespace.as_deref().unwrap_or("default"))
-    })
+    let r = controller_ref(&j.metadata, "batch/v1", "CronJob")?;
+    Some(ObjectRef::new(&r.name).within(j.metadata.namespace.as_deref().unwrap_or("default")))
 }
 
 /// Feeds the caches' changes to the queue until shutdown: a CronJob's change adds its key

@@ -48,7 +48,7 @@ mod tracking;
 
 use crate::events::{Event, Recorder};
 use crate::gate::Gate;
-use crate::informers::{Informers, controller_uid};
+use crate::informers::{Informers, controller_ref, controller_uid};
 use crate::{Error, Result};
 use expectations::Expectations;
 use futures::StreamExt;
@@ -559,7 +559,7 @@ async fn sync_orphan(key: ObjectRef<Pod>, ctx: Arc<Context>) -> Next {
 
 /// The key of the batch/v1 Job controlling `pod`, if any.
 fn controller_key(pod: &Pod) -> Option<ObjectRef<Job>> {
-    let r = controller_of(pod).filter(|r| r.kind == "Job" && r.api_version == "batch/v1")?;
+    let r = controller_ref(&pod.metadata, "batch/v1", "Job")?;
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     Some(ObjectRef::new(&r.name).within(ns))
 }
