@@ -128,7 +128,8 @@ impl Recorder {
             obj.name.as_deref().unwrap_or("object"),
             now.as_nanosecond()
         );
-        let event = CoreEvent {
+        // Boxed: every sync that records an Event carries this future (its size) inline.
+        let event = Box::new(CoreEvent {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 namespace: Some(ns),
@@ -148,7 +149,7 @@ impl Recorder {
             last_timestamp: Some(Time(now)),
             count: Some(1),
             ..Default::default()
-        };
+        });
         match api.create(&PostParams::default(), &event).await {
             Ok(_) => {}
             // Two events in the same nanosecond: the later one is dropped, as a name clash

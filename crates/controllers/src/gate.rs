@@ -80,9 +80,20 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// Lets waiters check again (once the work queue that counts the backlog is shut
+    /// down, so that a stopping controller's syncs do not wait out [`MAX_DEFER`]).
+    pub fn wake(&self) {
+        self.idle.notify_waiters();
+    }
+}
+
 impl Drop for Creating {
     fn drop(&mut self) {
-        if self.0.creating.fetch_sub(1, Ordering::SeqCst) == 1 {
+        // Waiters are woken only when nothing is left, backlog included: every key leaving
+        // the backlog is synced under a guard whose drop checks again. Waking them between
+        // two creates would re-poll every waiting sync (thousands in a crowded minute).
+        if self.0.creating.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.in_flight() == 0 {
             self.0.idle.notify_waiters();
         }
     }
@@ -97,6 +108,30 @@ mod tests {
     fn idle_at_once_without_creates() {
         let g = Arc::new(Gate::default());
         assert_eq!(g.idle().now_or_never(), Some(()));
+    }
+
+    #[test]
+    fn a_backlog_holds_waiters_until_a_wake() {
+        use std::sync::atomic::AtomicUsize;
+        let g = Arc::new(Gate::default());
+        let backlog = Arc::new(AtomicUsize::new(1));
+        g.count_backlog({
+            let backlog = Arc::clone(&backlog);
+            move || backlog.load(Ordering::SeqCst)
+        });
+        let c = g.creating();
+        let mut waiter = pin!(g.idle());
+        assert_eq!(waiter.as_mut().now_or_never(), None);
+        drop(c);
+        assert_eq!(
+            waiter.as_mut().now_or_never(),
+            None,
+            "a key is still queued"
+        );
+        backlog.store(0, Ordering::SeqCst); // the queue shut down
+        assert_eq!(waiter.as_mut().now_or_never(), None, "nothing woke it yet");
+        g.wake();
+        assert_eq!(waiter.as_mut().now_or_never(), Some(()));
     }
 
     #[test]

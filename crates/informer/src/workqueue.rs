@@ -314,9 +314,12 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
 
     /// Keys ready for a worker now, counting the delayed keys whose time has come as one
     /// more (they are moved to the ready queue a few at a time): zero only when a worker
-    /// would wait.
+    /// would wait, and once the queue is shut down (no worker takes another key).
     pub fn backlog(&self) -> usize {
         let st = self.state();
+        if st.shutting_down {
+            return 0;
+        }
         let due = st
             .timers
             .first_key_value()
@@ -649,6 +652,18 @@ mod tests {
             assert!(q.backlog() > 0 || got.len() == n);
         }
         assert_eq!(got, (0..n).collect::<Vec<_>>());
+        assert_eq!(q.backlog(), 0);
+    }
+
+    /// A shut-down queue has no backlog: no worker will take what is left in it.
+    #[tokio::test(start_paused = true)]
+    async fn a_shut_down_queue_has_no_backlog() {
+        let q = WorkQueue::new(LIMIT);
+        q.add("a");
+        q.add_after("b", Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(q.backlog(), 2);
+        q.shut_down();
         assert_eq!(q.backlog(), 0);
     }
 

@@ -151,7 +151,8 @@ impl Context {
     async fn emit(&self, cj: &CronJob, events: &[Event]) {
         let r = object_ref(cj);
         for ev in events {
-            self.recorder.record(&r, ev, Timestamp::now()).await;
+            // Boxed: the sync futures that wait on this stay small.
+            Box::pin(self.recorder.record(&r, ev, Timestamp::now())).await;
         }
     }
 
@@ -216,7 +217,9 @@ async fn create(
     p: &mut CronJobPlan,
     turn: Option<Turn>,
 ) -> std::result::Result<(), kube::Error> {
-    let Some(c) = p.create.take() else {
+    // Big values live in boxes: the sync's future waits, small, for the minute's other
+    // creates (one per due CronJob alive at once: BENCHMARKS.md finding 31).
+    let Some(c) = p.create.take().map(Box::new) else {
         return Ok(());
     };
     let pp = PostParams {
@@ -224,7 +227,7 @@ async fn create(
         ..Default::default()
     };
     let name = c.job.metadata.name.clone().unwrap_or_default();
-    let made = api.create(&pp, &c.job).await;
+    let made = api.create(&pp, &c.job).await.map(Box::new);
     drop(turn);
     let made = match made {
         Ok(j) => {
@@ -237,7 +240,7 @@ async fn create(
         Err(e) if is_code(&e, 409) => {
             // Created before, by this controller (the status write was lost) or by
             // someone else: adopt it only if it is ours and not yet active.
-            let j = api.get(&name).await?;
+            let j = Box::new(api.get(&name).await?);
             let active = p.status.active.iter().flatten();
             if !plan::is_child(&j, cj) || active.clone().any(|r| r.uid == j.metadata.uid) {
                 return Ok(());
@@ -272,10 +275,10 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
         .ok_or(Error::MissingField("metadata.name"))?;
     let jobs_api = Api::<Job>::namespaced(ctx.client.clone(), ns);
     let cj_api = Api::<CronJob>::namespaced(ctx.client.clone(), ns);
-    let mut cj = (*obj).clone();
+    let mut cj = Box::new((*obj).clone());
     let mut jobs = ctx.children(&jobs_api, &cj).await?;
     let now = Timestamp::now();
-    let mut p = plan::plan(&cj, &jobs, now);
+    let mut p = Box::new(plan::plan(&cj, &jobs, now));
     // Nothing to create: others' creates go on without this sync.
     let mut turn = p.create.is_some().then_some(turn);
     // The cached CronJob has no Job template (`informers::slim_cronjob`): a sync that
@@ -283,16 +286,16 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     if !p.unexpected.is_empty() || p.create.is_some() {
         // Also: the cache may not have seen our own last status write yet (`GetCronJob`).
         let mut fresh = match cj_api.get(&name).await {
-            Ok(c) => c,
+            Ok(c) => Box::new(c),
             Err(e) if is_code(&e, 404) => return Ok(Next::AwaitChange),
             Err(e) => return Err(e.into()),
         };
-        Strip::ManagedFields.apply(&mut fresh);
+        Strip::ManagedFields.apply(&mut *fresh);
         if fresh.metadata.resource_version != cj.metadata.resource_version {
             jobs = ctx.children(&jobs_api, &fresh).await?;
         }
         cj = fresh;
-        p = plan::plan(&cj, &jobs, now);
+        *p = plan::plan(&cj, &jobs, now);
         if p.create.is_none() {
             turn = None;
         }
@@ -411,5 +414,16 @@ pub async fn run(
                 .await;
         }
     };
-    tokio::join!(feed(cronjob_changes, job_changes, &queue, &shutdown), work);
+    // On shutdown the queue's backlog counts no more, and syncs waiting for the minute's
+    // creates (`Gate::deferred`) go on at once.
+    let release = async {
+        shutdown.cancelled().await;
+        queue.shut_down();
+        ctx.gate.wake();
+    };
+    tokio::join!(
+        feed(cronjob_changes, job_changes, &queue, &shutdown),
+        work,
+        release
+    );
 }
