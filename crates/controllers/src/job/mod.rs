@@ -467,7 +467,9 @@ async fn sync_job(key: ObjectRef<Job>, ctx: Arc<Context>) -> Next {
         ctx.set_backoff(&k, BackoffRecord::default());
         return Next::AwaitChange;
     };
-    reconcile(job, ctx).await.unwrap_or_else(|e| {
+    // Boxed: the sync waits above, small, while a crowded minute's creates go first (one
+    // waiting sync per new Job; the reconcile's future is ≈ 11 KB: BENCHMARKS.md finding 31).
+    Box::pin(reconcile(job, ctx)).await.unwrap_or_else(|e| {
         tracing::warn!(job = %key, error = %e, "job sync failed; retrying");
         Next::Retry
     })
