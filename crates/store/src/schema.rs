@@ -6,7 +6,11 @@
 //! - `history(rev, key, kind, value, prev_value, create_rev, prev_mod_rev)`: one row per
 //!   write, contiguous revisions after the compaction point. `create_rev` is the key's
 //!   create revision at that write and `prev_mod_rev` its mod revision before it, so a
-//!   key's state at an older revision can be rebuilt from its first later event;
+//!   key's state at an older revision can be rebuilt from its first later event. The
+//!   value a write replaced is not stored again (schema 2): for an update it is the value
+//!   of the row at `prev_mod_rev`, for a delete the row's own `value`. Only an update
+//!   whose previous row is compacted away keeps it in `prev_value` (the writer copies it
+//!   there when it compacts); rows written by schema 1 hold it too;
 //! - `meta(name, value)`: `revision` (last assigned) and `compacted` (history holds every
 //!   revision after it).
 
@@ -19,7 +23,11 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 
 use crate::{Error, Event, EventKind, Options, Result, Revision};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: every update and delete stored its previous value in `prev_value`.
+/// 2: `prev_value` is NULL unless the row at `prev_mod_rev` is compacted away. A schema 1
+///    file needs no change (its rows all carry `prev_value`); a schema 1 program must not
+///    open a schema 2 file, which the version number prevents.
+const SCHEMA_VERSION: i64 = 2;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const SCHEMA: &str = "
@@ -43,8 +51,13 @@ CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY NOT NULL, value INTEGER NO
 INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
 ";
 
-/// Columns to select from `history` for [`event_from_row`].
-pub(crate) const EVENT_COLUMNS: &str = "rev, key, kind, value, prev_value";
+/// Selects events for [`event_from_row`]: history rows `h`, each with the value it
+/// replaced when that is not stored in the row itself (an update's previous row `p`).
+/// Conditions on the history rows go after it as `WHERE` on `h`'s columns.
+pub(crate) const EVENT_SELECT: &str = "SELECT h.rev, h.key, h.kind, h.value,
+    COALESCE(h.prev_value, p.value)
+    FROM history h LEFT JOIN history p
+    ON h.kind = 1 AND h.prev_value IS NULL AND p.rev = h.prev_mod_rev";
 
 pub(crate) fn kind_code(kind: EventKind) -> i64 {
     match kind {
@@ -54,7 +67,8 @@ pub(crate) fn kind_code(kind: EventKind) -> i64 {
     }
 }
 
-/// Reads an event from a row selected with [`EVENT_COLUMNS`].
+/// Reads an event from a row selected with [`EVENT_SELECT`]. A delete's previous value
+/// is its value.
 pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
     let kind = match row.get::<_, i64>(2)? {
         0 => EventKind::Created,
@@ -64,12 +78,18 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
             return Err(rusqlite::Error::IntegralValueOutOfRange(2, other));
         }
     };
+    let value = Bytes::from(row.get::<_, Vec<u8>>(3)?);
+    let prev_value = match (kind, row.get::<_, Option<Vec<u8>>>(4)?) {
+        (EventKind::Created, _) => None,
+        (EventKind::Deleted, None) => Some(value.clone()),
+        (_, prev) => prev.map(Bytes::from),
+    };
     Ok(Event {
         revision: row.get(0)?,
         kind,
         key: row.get(1)?,
-        value: Bytes::from(row.get::<_, Vec<u8>>(3)?),
-        prev_value: row.get::<_, Option<Vec<u8>>>(4)?.map(Bytes::from),
+        value,
+        prev_value,
     })
 }
 
@@ -164,9 +184,7 @@ fn open_inner(path: &Path, opts: &Options) -> Result<Opened> {
     }
     let from = compacted.max(revision.saturating_sub(opts.watch_buffer.max(1) as u64));
     let tail: Vec<Arc<Event>> = {
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {EVENT_COLUMNS} FROM history WHERE rev > ?1 ORDER BY rev"
-        ))?;
+        let mut stmt = conn.prepare(&format!("{EVENT_SELECT} WHERE h.rev > ?1 ORDER BY h.rev"))?;
         stmt.query_map([from], |r| event_from_row(r).map(Arc::new))?
             .collect::<rusqlite::Result<_>>()?
     };
