@@ -32,7 +32,7 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache of the write connection, KiB (SQLite's default is 2,000). Every write
 /// descends the `kv` and `history_key_rev` b-trees at a random key; with 16 KiB pages the
 /// default held 125 pages, too few for the leaves a Job's running pods live on, and the
-/// writer re-read them (`pread`) on every update. Only the writer keeps its cache across
+/// writer re-read evicted ones (`pread`, ≈ 3 % of its time in a Job of 10,000 pods). Only the writer keeps its cache across
 /// transactions (nobody else writes), so only it gets a bigger one; it fills as pages are
 /// touched, so an idle server does not pay for it.
 pub(crate) const WRITER_CACHE_KIB: i64 = 8192;
