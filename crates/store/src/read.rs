@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params_from_iter};
 
-use crate::schema::{self, EVENT_COLUMNS, event_from_row};
+use crate::schema::{self, EVENT_SELECT, event_from_row};
 use crate::{Error, Event, KeyValue, ListOptions, ListResult, Result, Revision, lock};
 
 /// Idle read connections kept open.
@@ -45,16 +45,17 @@ pub(crate) fn prefix_successor(prefix: &str) -> Option<String> {
     None
 }
 
-/// `WHERE` conditions selecting keys with `prefix` (and after `start_after`), using the
-/// numbered parameters ?1 (prefix), ?2 (successor) and ?3 (start_after).
-fn key_conditions(prefix: &str, start_after: Option<&str>) -> (String, [Value; 3]) {
-    let mut sql = String::from("key >= ?1");
+/// `WHERE` conditions selecting keys (column `col`) with `prefix` (and after
+/// `start_after`), using the numbered parameters ?1 (prefix), ?2 (successor) and ?3
+/// (start_after).
+fn key_conditions(col: &str, prefix: &str, start_after: Option<&str>) -> (String, [Value; 3]) {
+    let mut sql = format!("{col} >= ?1");
     let succ = prefix_successor(prefix);
     if succ.is_some() {
-        sql.push_str(" AND key < ?2");
+        sql.push_str(&format!(" AND {col} < ?2"));
     }
     if start_after.is_some() {
-        sql.push_str(" AND key > ?3");
+        sql.push_str(&format!(" AND {col} > ?3"));
     }
     let text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
     let params = [
@@ -146,7 +147,7 @@ impl Pool {
                 });
             }
             let limit = opts.limit.filter(|&l| l > 0);
-            let (cond, [p1, p2, p3]) = key_conditions(prefix, opts.start_after.as_deref());
+            let (cond, [p1, p2, p3]) = key_conditions("key", prefix, opts.start_after.as_deref());
             let sql = if rev == current {
                 format!(
                     "SELECT key, value, create_rev, mod_rev FROM kv WHERE {cond}
@@ -154,17 +155,24 @@ impl Pool {
                 )
             } else {
                 // Keys unchanged since `rev`, plus the state at `rev` of keys changed
-                // after it, from their first later event (absent if it is a create).
+                // after it, from their first later event `f` (absent if it is a create):
+                // the value it replaced, stored in the row, or the deleted value for a
+                // delete, or the value of the previous row `p` for an update.
                 // SQLite takes the bare columns from the row where MIN(rev) is found.
                 format!(
                     "SELECT key, value, create_rev, mod_rev FROM kv
                        WHERE {cond} AND mod_rev <= ?4
                      UNION ALL
-                     SELECT key, prev_value, create_rev, prev_mod_rev FROM (
-                       SELECT key, MIN(rev), kind, prev_value, create_rev, prev_mod_rev
+                     SELECT f.key,
+                       COALESCE(f.prev_value, CASE f.kind WHEN 2 THEN f.value ELSE p.value END),
+                       f.create_rev, f.prev_mod_rev
+                     FROM (
+                       SELECT key, MIN(rev), kind, value, prev_value, create_rev, prev_mod_rev
                        FROM history WHERE {cond} AND rev > ?4 GROUP BY key
-                     ) WHERE kind != 0
-                     ORDER BY key LIMIT ?5"
+                     ) f LEFT JOIN history p
+                       ON f.kind = 1 AND f.prev_value IS NULL AND p.rev = f.prev_mod_rev
+                     WHERE f.kind != 0
+                     ORDER BY 1 LIMIT ?5"
                 )
             };
             let sql_limit = limit.map_or(-1, |l| to_i64(l as u64).saturating_add(1));
@@ -218,10 +226,10 @@ impl Pool {
                     oldest: compacted,
                 });
             }
-            let (cond, [p1, p2, p3]) = key_conditions(prefix, None);
+            let (cond, [p1, p2, p3]) = key_conditions("h.key", prefix, None);
             let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM history
-                 WHERE {cond} AND rev >= ?4 AND rev < ?5 ORDER BY rev LIMIT ?6"
+                "{EVENT_SELECT}
+                 WHERE {cond} AND h.rev >= ?4 AND h.rev < ?5 ORDER BY h.rev LIMIT ?6"
             );
             let params = [
                 p1,

@@ -139,7 +139,7 @@ impl Writer {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(batch.len());
         for req in batch {
-            results.push(apply(&tx, &mut rev, &req.op)?);
+            results.push(apply(&tx, &mut rev, compaction.0, &req.op)?);
         }
         if rev == start {
             return Ok(results); // nothing written: the transaction rolls back
@@ -147,6 +147,7 @@ impl Writer {
         tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", [rev])?;
         let compact_to = compaction_target(compaction, rev);
         if let Some(target) = compact_to {
+            keep_replaced_values(&tx, compaction.0, target)?;
             tx.execute("DELETE FROM history WHERE rev <= ?1", [target])?;
             tx.execute(
                 "UPDATE meta SET value = ?1 WHERE name = 'compacted'",
@@ -177,6 +178,26 @@ fn compaction_target((compacted, history_len): (Revision, u64), rev: Revision) -
     (rev - compacted >= history_len.saturating_add(slack)).then(|| rev - history_len)
 }
 
+/// Before the history rows in `(compacted, target]` are deleted: an update after
+/// `target` whose replaced value is one of them gets that value in its `prev_value`.
+/// Each deleted row (but a delete, followed by a create) is replaced by the next row of
+/// its key, found by the `history_key_rev` index.
+fn keep_replaced_values(
+    tx: &Connection,
+    compacted: Revision,
+    target: Revision,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(KEEP_REPLACED_VALUES)?
+        .execute([compacted, target])
+}
+
+const KEEP_REPLACED_VALUES: &str = "UPDATE history
+    SET prev_value = (SELECT p.value FROM history p WHERE p.rev = history.prev_mod_rev)
+    WHERE rev IN (
+        SELECT (SELECT MIN(n.rev) FROM history n WHERE n.key = d.key AND n.rev > d.rev)
+        FROM history d WHERE d.rev > ?1 AND d.rev <= ?2 AND d.kind != 2
+    ) AND rev > ?2 AND kind = 1 AND prev_value IS NULL";
+
 fn check(key: &str, current: Option<&Current>, precondition: Option<Revision>) -> Result<()> {
     let Some(cur) = current else {
         return Err(Error::NotFound {
@@ -192,31 +213,43 @@ fn check(key: &str, current: Option<&Current>, precondition: Option<Revision>) -
     }
 }
 
-/// Applies one request: `Ok(Err(_))` is a failed check (nothing written).
-fn apply(tx: &Connection, rev: &mut Revision, op: &Op) -> rusqlite::Result<Applied> {
+/// Applies one request: `Ok(Err(_))` is a failed check (nothing written). History
+/// holds every revision after `compacted`.
+fn apply(
+    tx: &Connection,
+    rev: &mut Revision,
+    compacted: Revision,
+    op: &Op,
+) -> rusqlite::Result<Applied> {
     let key = match op {
         Op::Create { key, .. } | Op::Update { key, .. } | Op::Delete { key, .. } => key,
     };
-    let current = tx
-        .prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?
-        .query_row([key], |r| {
-            Ok(Current {
-                value: r.get(0)?,
-                create_rev: r.get(1)?,
-                mod_rev: r.get(2)?,
-            })
-        })
-        .optional()?;
     let new_rev = *rev + 1;
+    let current = match op {
+        // A create needs no current row: the insert itself finds out whether one exists.
+        Op::Create { .. } => None,
+        Op::Update { .. } | Op::Delete { .. } => tx
+            .prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?
+            .query_row([key], |r| {
+                Ok(Current {
+                    value: r.get(0)?,
+                    create_rev: r.get(1)?,
+                    mod_rev: r.get(2)?,
+                })
+            })
+            .optional()?,
+    };
     let (kind, value, prev, create_rev) = match op {
         Op::Create { key, value } => {
-            if current.is_some() {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)
+                     ON CONFLICT(key) DO NOTHING",
+                )?
+                .execute(params![key, value.as_ref(), new_rev])?;
+            if inserted == 0 {
                 return Ok(Err(Error::AlreadyExists { key: key.clone() }));
             }
-            tx.prepare_cached(
-                "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)",
-            )?
-            .execute(params![key, value.as_ref(), new_rev])?;
             (EventKind::Created, value.clone(), None, new_rev)
         }
         Op::Update {
@@ -244,6 +277,12 @@ fn apply(tx: &Connection, rev: &mut Revision, op: &Op) -> rusqlite::Result<Appli
     let create_rev = prev.as_ref().map_or(create_rev, |p| p.create_rev);
     let prev_mod_rev = prev.as_ref().map(|p| p.mod_rev);
     let prev_value = prev.map(|p| Bytes::from(p.value));
+    // The replaced value is the row at `prev_mod_rev` (a delete's own value): stored
+    // again only when that row is compacted away (see `schema`).
+    let stored_prev = match (kind, prev_mod_rev) {
+        (EventKind::Updated, Some(p)) if p <= compacted => prev_value.as_deref(),
+        _ => None,
+    };
     tx.prepare_cached(
         "INSERT INTO history(rev, key, kind, value, prev_value, create_rev, prev_mod_rev)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -253,7 +292,7 @@ fn apply(tx: &Connection, rev: &mut Revision, op: &Op) -> rusqlite::Result<Appli
         key,
         kind_code(kind),
         value.as_ref(),
-        prev_value.as_deref(),
+        stored_prev,
         create_rev,
         prev_mod_rev,
     ])?;
@@ -272,4 +311,31 @@ fn apply(tx: &Connection, rev: &mut Revision, op: &Op) -> rusqlite::Result<Appli
         prev_value,
     };
     Ok(Ok((kv, Arc::new(event))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KEEP_REPLACED_VALUES;
+    use crate::{Options, Store};
+
+    /// Compaction finds the rows to fill through the primary key and `history_key_rev`,
+    /// without scanning the whole history.
+    #[test]
+    fn keeping_replaced_values_uses_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(Store::open(&path, Options::default()).unwrap());
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {KEEP_REPLACED_VALUES}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map([1, 2], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = plan.join("\n");
+        assert!(plan.iter().all(|l| !l.contains("SCAN")), "{text}");
+        assert!(text.contains("history_key_rev"), "{text}");
+    }
 }

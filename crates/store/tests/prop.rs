@@ -62,9 +62,20 @@ fn paginate(store: &Store, prefix: &str, rev: u64, limit: usize) -> Vec<KeyValue
     }
 }
 
-async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize) {
+/// With `small`, history keeps about 5 events and the ring 1, and the store is reopened
+/// before it is read: replays and old lists then come from compacted SQLite history.
+async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize, small: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("s.db"), Options::default()).unwrap();
+    let path = dir.path().join("s.db");
+    let opts = if small {
+        Options {
+            history_len: 5,
+            watch_buffer: 1,
+        }
+    } else {
+        Options::default()
+    };
+    let mut store = Store::open(&path, opts.clone()).unwrap();
     let mut model = Model::new();
     // snapshots[r] = the model at revision r.
     let mut snapshots = vec![model.clone()];
@@ -97,13 +108,19 @@ async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize) {
         }
         snapshots.push(model.clone());
     }
+    if small {
+        store.close().await;
+        drop(store);
+        store = Store::open(&path, opts).unwrap();
+    }
     let current = store.current_revision();
     assert_eq!(current as usize, snapshots.len() - 1);
+    let oldest = store.oldest_revision();
 
-    // Replaying the watch from 0 reproduces list().
-    let mut replay = Model::new();
-    let mut watcher = store.watch("", 0).unwrap();
-    let mut expected_rev = 1;
+    // Replaying the watch from the oldest revision reproduces list().
+    let mut replay = snapshots[oldest as usize].clone();
+    let mut watcher = store.watch("", oldest).unwrap();
+    let mut expected_rev = oldest + 1;
     while expected_rev <= current {
         let ev = watcher.next().await.unwrap();
         assert_eq!(ev.revision, expected_rev);
@@ -139,9 +156,9 @@ async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize) {
 
     // A prefixed watch sees exactly the matching events.
     let prefix = PREFIXES[prefix_idx];
-    let mut pw = store.watch(prefix, 0).unwrap();
+    let mut pw = store.watch(prefix, oldest).unwrap();
     let mut pw_keys = Vec::new();
-    let matching = (1..=current)
+    let matching = (oldest + 1..=current)
         .filter(|&r| {
             let (before, after) = (&snapshots[r as usize - 1], &snapshots[r as usize]);
             KEYS.iter()
@@ -162,6 +179,10 @@ async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize) {
             revision: Some(rev),
             ..Default::default()
         };
+        if rev < oldest {
+            assert!(matches!(store.list("", &opts), Err(Error::Expired { .. })));
+            continue;
+        }
         let l = store.list("", &opts).unwrap();
         assert_eq!(l.revision, rev);
         assert_eq!(l.items, filtered(snapshot, ""), "list at {rev}");
@@ -261,7 +282,16 @@ proptest! {
         prefix_idx in 0..PREFIXES.len(),
         limit in 1usize..4,
     ) {
-        rt().block_on(run_ops(ops, prefix_idx, limit));
+        rt().block_on(run_ops(ops, prefix_idx, limit, false));
+    }
+
+    #[test]
+    fn compacted_replay_after_restart_matches_model(
+        ops in prop::collection::vec(op(), 0..40),
+        prefix_idx in 0..PREFIXES.len(),
+        limit in 1usize..4,
+    ) {
+        rt().block_on(run_ops(ops, prefix_idx, limit, true));
     }
 
     #[test]
