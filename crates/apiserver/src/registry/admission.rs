@@ -78,15 +78,14 @@ fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
         None => None,
     };
     default(&mut t);
-    if let Some(record) = record {
-        let defaulted = encode(r, &t)?;
-        t.metadata_mut().managed_fields = match record(&defaulted) {
-            Some(v) => {
-                Some(serde_json::from_value(v).map_err(|e| ApiError::Internal(e.to_string()))?)
-            }
-            None => None,
-        };
-    }
+    let managed = match record {
+        Some(record) => {
+            let defaulted = encode(r, &t)?;
+            t.metadata_mut().managed_fields = None;
+            record(&defaulted)
+        }
+        None => None,
+    };
     let errors = check(&mut t, old.as_ref(), op);
     if !errors.is_empty() {
         return Err(ApiError::Invalid {
@@ -95,7 +94,35 @@ fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
             errors,
         });
     }
-    encode(r, &t)
+    let mut out = encode(r, &t)?;
+    if let Some(managed) = managed {
+        insert_managed_fields(&mut out, managed);
+    }
+    Ok(out)
+}
+
+/// Puts recorded managedFields into an encoded object's `metadata` as encoding them in
+/// `ObjectMeta` would: at `managedFields`' place among its (alphabetical) fields, each
+/// entry's fields in `ManagedFieldsEntry`'s (alphabetical) order.
+fn insert_managed_fields(obj: &mut Value, mut managed: Value) {
+    if let Value::Array(entries) = &mut managed {
+        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+            e.sort_keys();
+        }
+    }
+    let Some(obj) = obj.as_object_mut() else {
+        return;
+    };
+    let meta = obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Some(meta) = meta.as_object_mut() {
+        let at = meta
+            .keys()
+            .position(|k| k.as_str() > "managedFields")
+            .unwrap_or(meta.len());
+        meta.shift_insert(at, "managedFields".to_owned(), managed);
+    }
 }
 
 /// `t` as JSON, with Go's `omitempty` on lists and maps.
@@ -314,5 +341,74 @@ pub fn create_warnings(r: &ResourceInfo, obj: &Value, now: jiff::Timestamp) -> V
     match api::schedule::time_zone(zone) {
         Ok(tz) => api::schedule::dst_warnings(&schedule, zone.unwrap_or("UTC"), &tz, now),
         Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Recording a create's managedFields inside admission stores the same bytes as putting
+    //! them into the body and admitting it (the typed `ManagedFieldsEntry` round trip).
+
+    use super::*;
+    use crate::registry::managed;
+    use serde_json::json;
+
+    fn stored_both_ways(r: &'static ResourceInfo, obj: Value) -> (String, String) {
+        let record = |d: &Value| {
+            managed::on_create(r, &Value::Null, d, "kubectl-create", "2026-11-27T18:00:00Z")
+        };
+        let recorded =
+            admit_create_recording(r, obj.clone(), &mut |d: &Value| record(d)).expect("admitted");
+        let mut body = obj.clone();
+        let m = record(&defaulted(r, &obj).expect("defaulted")).expect("fields");
+        body["metadata"]["managedFields"] = m;
+        let typed = admit(r, body, Op::Create).expect("admitted");
+        (recorded.to_string(), typed.to_string())
+    }
+
+    #[test]
+    fn recorded_managed_fields_are_stored_as_the_typed_round_trip_would() {
+        let find = |p: &str| {
+            let g = if p == "pods" {
+                ("", "v1")
+            } else {
+                ("batch", "v1")
+            };
+            api::resource::find(g.0, g.1, p).expect("resource")
+        };
+        let meta = |name: &str| {
+            json!({"name": name, "namespace": "default", "uid": "0b0e4a4e-3c44-4b7e-9d3e-1a2b3c4d5e6f",
+                "creationTimestamp": "2026-11-27T18:00:00Z", "generation": 1,
+                "labels": {"app": "x"}, "annotations": {"a": "b"}, "finalizers": ["f/g"],
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "c", "uid": "u", "controller": true}]})
+        };
+        let template = json!({"spec": {"restartPolicy": "Never", "containers": [{"name": "c",
+            "image": "busybox", "command": ["true"], "ports": [{"containerPort": 80}],
+            "env": [{"name": "A", "value": "1"}]}]}});
+        let cases = [
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("j"),
+                "spec": {"completions": 2, "template": template}}),
+            ),
+            (
+                find("pods"),
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta("p"),
+                "spec": template["spec"]}),
+            ),
+            (
+                find("cronjobs"),
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta("c"),
+                "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}}),
+            ),
+        ];
+        for (r, obj) in cases {
+            let (recorded, typed) = stored_both_ways(r, obj);
+            assert!(
+                recorded.contains("\"managedFields\":[{\"apiVersion\""),
+                "{recorded}"
+            );
+            assert_eq!(recorded, typed);
+        }
     }
 }
