@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::registry::decode::cannot_handle;
+use crate::registry::prepared;
 use api::defaults;
 use api::resource::ResourceInfo;
 use api::validation::{self, FieldError};
@@ -45,7 +46,7 @@ pub type Recorder<'a> = &'a mut dyn FnMut(&Value) -> Option<Value>;
 /// Decodes `obj` as `T`, defaults it, lets `record` (a create's field ownership) see the
 /// defaulted object, prepares and validates it (`check`), and encodes the result. One decode
 /// and one defaulting per write.
-fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
+fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta> + 'static>(
     r: &'static ResourceInfo,
     obj: Value,
     op: Op<'_>,
@@ -78,11 +79,14 @@ fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
         None => None,
     };
     default(&mut t);
-    let managed = match record {
+    // A create's recorder sees the defaulted object's encoding, which then becomes the
+    // stored one with the preparation's few changes applied: one encode per write.
+    let recorded = match record {
         Some(record) => {
-            let defaulted = encode(r, &t)?;
             t.metadata_mut().managed_fields = None;
-            record(&defaulted)
+            let defaulted = encode(r, &t)?;
+            let managed = record(&defaulted);
+            Some((defaulted, managed))
         }
         None => None,
     };
@@ -94,7 +98,18 @@ fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
             errors,
         });
     }
-    let mut out = encode(r, &t)?;
+    let Some((mut out, managed)) = recorded else {
+        return encode(r, &t);
+    };
+    if prepared::apply(r, &t, &mut out)? {
+        #[cfg(debug_assertions)]
+        {
+            let full = encode(r, &t)?.to_string();
+            debug_assert_eq!(out.to_string(), full, "the prepared encoding of {}", r.kind);
+        }
+    } else {
+        out = encode(r, &t)?;
+    }
     if let Some(managed) = managed {
         insert_managed_fields(&mut out, managed);
     }
@@ -126,7 +141,7 @@ fn insert_managed_fields(obj: &mut Value, mut managed: Value) {
 }
 
 /// `t` as JSON, with Go's `omitempty` on lists and maps.
-fn encode<T: Serialize>(r: &'static ResourceInfo, t: &T) -> ApiResult<Value> {
+pub(crate) fn encode<T: Serialize>(r: &'static ResourceInfo, t: &T) -> ApiResult<Value> {
     let mut out = serde_json::to_value(t).map_err(|e| ApiError::Internal(e.to_string()))?;
     api::schema::drop_empty_collections(r, &mut out);
     Ok(out)
@@ -369,7 +384,7 @@ mod tests {
     #[test]
     fn recorded_managed_fields_are_stored_as_the_typed_round_trip_would() {
         let find = |p: &str| {
-            let g = if p == "pods" {
+            let g = if matches!(p, "pods" | "namespaces") {
                 ("", "v1")
             } else {
                 ("batch", "v1")
@@ -400,6 +415,32 @@ mod tests {
                 find("cronjobs"),
                 json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta("c"),
                 "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}}),
+            ),
+            // No labels anywhere; template labels only; a manual selector; a Pod with a status.
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bare", "namespace": "d", "uid": "u1"},
+                "spec": {"template": {"spec": template["spec"]}}}),
+            ),
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "tl", "namespace": "d", "uid": "u2"},
+                "spec": {"template": {"metadata": {"labels": {"t": "1"}}, "spec": template["spec"]}}}),
+            ),
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "ms", "namespace": "d", "uid": "u3"},
+                "spec": {"manualSelector": true, "selector": {"matchLabels": {"t": "1"}},
+                "template": {"metadata": {"labels": {"t": "1"}}, "spec": template["spec"]}}}),
+            ),
+            (
+                find("pods"),
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "s", "namespace": "d", "uid": "u4"},
+                "spec": template["spec"], "status": {"phase": "Running", "podIP": "1.2.3.4"}}),
+            ),
+            (
+                find("namespaces"),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
             ),
         ];
         for (r, obj) in cases {
