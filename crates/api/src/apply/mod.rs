@@ -8,6 +8,7 @@
 //! to stamp on entries is a parameter. The apiserver's registry calls [`apply`] for
 //! `application/apply-patch+yaml` and [`record_update`] for every other write.
 
+mod create;
 mod entry;
 mod lastapplied;
 mod path;
@@ -18,6 +19,7 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
+pub use create::{create_fields, record_create};
 pub use entry::{Entry, Operation, decode, encode};
 pub use lastapplied::LAST_APPLIED;
 pub use path::{PathElement, path_string};

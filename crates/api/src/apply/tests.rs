@@ -437,3 +437,98 @@ fn garbage_never_panics() {
         assert!(decode(Some(&bad)).is_err());
     }
 }
+
+/// What the general diff records for a create: `record_update` from the empty object.
+fn via_diff(r: &ResourceInfo, obj: &Value) -> Option<String> {
+    let e = record_update(&req(r, "m", "T"), &empty_object(r), obj, &[]);
+    (!e.is_empty()).then(|| serde_json::to_string(&encode(&e)).expect("json"))
+}
+
+fn direct(r: &ResourceInfo, obj: &Value) -> Option<String> {
+    record_create(&req(r, "m", "T"), obj).map(|v| serde_json::to_string(&v).expect("json"))
+}
+
+#[test]
+fn a_creates_fields_are_built_in_one_walk() {
+    let cronjobs = resource::find("batch", "v1", "cronjobs").expect("cronjobs");
+    let events = resource::find("", "v1", "events").expect("events");
+    let namespaces = resource::find("", "v1", "namespaces").expect("namespaces");
+    let cases: Vec<(&ResourceInfo, Value, Option<Value>)> = vec![
+        // Only stripped metadata: the manager owns nothing.
+        (
+            jobs(),
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "x", "uid": "u"}}),
+            None,
+        ),
+        // Labels are a map (member with `.`), spec exists in the empty object (no `.`),
+        // containers keyed by name, command atomic; status is reset.
+        (
+            jobs(),
+            json!({"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {"backoffLimit": 6,
+            "template": {"spec": {"containers": [{"name": "c", "image": "i", "command": ["true"],
+            "ports": [{"containerPort": 80}]}]}}}, "status": {"active": 1}}),
+            Some(
+                json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}, "f:spec": {"f:backoffLimit": {},
+            "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:command": {},
+            "f:image": {}, "f:name": {}, "f:ports": {".": {}, "k:{\"containerPort\":80,\"protocol\":\"TCP\"}":
+            {".": {}, "f:containerPort": {}}}}}}}}}),
+            ),
+        ),
+        // Duplicate keys: the item is one member; keyless items make the list a leaf.
+        (
+            pods(),
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}, {"name": "c", "image": "i"}],
+            "volumes": [{"emptyDir": {}}]}}),
+            Some(json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {}}, "f:volumes": {}}})),
+        ),
+        // A value equal to the empty object's is not owned (`schedule: ""`).
+        (
+            cronjobs,
+            json!({"metadata": {"name": "c"}, "spec": {"schedule": "", "suspend": false}}),
+            Some(json!({"f:spec": {"f:suspend": {}}})),
+        ),
+        (
+            events,
+            json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Job"}, "reason": "R",
+            "reportingComponent": ""}),
+            // (ObjectReference is an atomic map.)
+            Some(json!({"f:involvedObject": {}, "f:reason": {}})),
+        ),
+        // Namespaces reset status too; their spec's finalizers are an atomic list.
+        (
+            namespaces,
+            json!({"metadata": {"name": "n"}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+            Some(json!({"f:spec": {"f:finalizers": {}}})),
+        ),
+    ];
+    for (r, obj, want) in cases {
+        let got = create_fields(&req(r, "m", "T"), &obj).map(Value::Object);
+        assert_eq!(got, want, "{obj}");
+        assert_eq!(direct(r, &obj), via_diff(r, &obj), "{obj}");
+    }
+}
+
+#[test]
+fn a_creates_entry_is_the_diffs_byte_for_byte() {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "d",
+        "labels": {"z": "1", "a": "2"}, "annotations": {"k": "v"}, "ownerReferences": [{"apiVersion": "batch/v1",
+        "kind": "Job", "name": "j", "uid": "u", "controller": true}], "finalizers": ["f"],
+        "managedFields": [{"manager": "x"}]},
+        "spec": {"containers": [{"name": "b", "image": "i", "env": [{"name": "Z", "value": "1"}, {"name": "A",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}], "ports": [{"containerPort": 8080,
+        "protocol": "UDP"}, {"containerPort": 80}], "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+        "resources": {"limits": {"cpu": "1"}}}, {"name": "a", "image": "i"}],
+        "volumes": [{"name": "v", "emptyDir": {}}, {"name": "w", "configMap": {"name": "cm"}}],
+        "nodeSelector": {"k": "v"}, "tolerations": [{"key": "k"}], "restartPolicy": "Never"},
+        "status": {"phase": "Pending"}});
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "generateName": "g-"},
+        "spec": {"completionMode": "Indexed", "completions": 5, "parallelism": 2, "backoffLimitPerIndex": 1,
+        "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]},
+        "selector": {"matchLabels": {"a": "b"}, "matchExpressions": [{"key": "k", "operator": "Exists"}]},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"restartPolicy": "Never",
+        "containers": [{"name": "c", "image": "i", "args": ["a", "b"]}]}}}});
+    assert!(direct(pods(), &pod).is_some());
+    assert_eq!(direct(pods(), &pod), via_diff(pods(), &pod));
+    assert_eq!(direct(jobs(), &job), via_diff(jobs(), &job));
+}

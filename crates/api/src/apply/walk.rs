@@ -65,7 +65,7 @@ fn item_pe(kind: &ListKind<'_>, item_ty: &Ty<'_>, item: &Value) -> Result<PathEl
 }
 
 /// The path elements of a granular list's items, or the first item that has none.
-fn key_items<'v>(
+pub(super) fn key_items<'v>(
     kind: &ListKind<'_>,
     item_ty: &Ty<'_>,
     items: &'v [Value],
@@ -155,7 +155,7 @@ fn fs_walk(
     Ok(())
 }
 
-fn map_like(v: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
+pub(super) fn map_like(v: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
     match v {
         None | Some(Value::Null) => Some(None),
         Some(Value::Object(m)) => Some(Some(m)),
@@ -163,7 +163,7 @@ fn map_like(v: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
     }
 }
 
-fn list_like(v: Option<&Value>) -> Option<&[Value]> {
+pub(super) fn list_like(v: Option<&Value>) -> Option<&[Value]> {
     match v {
         None | Some(Value::Null) => Some(&[]),
         Some(Value::Array(a)) => Some(a),

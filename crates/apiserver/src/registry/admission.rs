@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::registry::decode::cannot_handle;
+use crate::registry::prepared;
 use api::defaults;
 use api::resource::ResourceInfo;
 use api::validation::{self, FieldError};
@@ -45,7 +46,7 @@ pub type Recorder<'a> = &'a mut dyn FnMut(&Value) -> Option<Value>;
 /// Decodes `obj` as `T`, defaults it, lets `record` (a create's field ownership) see the
 /// defaulted object, prepares and validates it (`check`), and encodes the result. One decode
 /// and one defaulting per write.
-fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
+fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta> + 'static>(
     r: &'static ResourceInfo,
     obj: Value,
     op: Op<'_>,
@@ -78,15 +79,17 @@ fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
         None => None,
     };
     default(&mut t);
-    if let Some(record) = record {
-        let defaulted = encode(r, &t)?;
-        t.metadata_mut().managed_fields = match record(&defaulted) {
-            Some(v) => {
-                Some(serde_json::from_value(v).map_err(|e| ApiError::Internal(e.to_string()))?)
-            }
-            None => None,
-        };
-    }
+    // A create's recorder sees the defaulted object's encoding, which then becomes the
+    // stored one with the preparation's few changes applied: one encode per write.
+    let recorded = match record {
+        Some(record) => {
+            t.metadata_mut().managed_fields = None;
+            let defaulted = encode(r, &t)?;
+            let managed = record(&defaulted);
+            Some((defaulted, managed))
+        }
+        None => None,
+    };
     let errors = check(&mut t, old.as_ref(), op);
     if !errors.is_empty() {
         return Err(ApiError::Invalid {
@@ -95,11 +98,50 @@ fn typed<T: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta>>(
             errors,
         });
     }
-    encode(r, &t)
+    let Some((mut out, managed)) = recorded else {
+        return encode(r, &t);
+    };
+    if prepared::apply(r, &t, &mut out)? {
+        #[cfg(debug_assertions)]
+        {
+            let full = encode(r, &t)?.to_string();
+            debug_assert_eq!(out.to_string(), full, "the prepared encoding of {}", r.kind);
+        }
+    } else {
+        out = encode(r, &t)?;
+    }
+    if let Some(managed) = managed {
+        insert_managed_fields(&mut out, managed);
+    }
+    Ok(out)
+}
+
+/// Puts recorded managedFields into an encoded object's `metadata` as encoding them in
+/// `ObjectMeta` would: at `managedFields`' place among its (alphabetical) fields, each
+/// entry's fields in `ManagedFieldsEntry`'s (alphabetical) order.
+fn insert_managed_fields(obj: &mut Value, mut managed: Value) {
+    if let Value::Array(entries) = &mut managed {
+        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+            e.sort_keys();
+        }
+    }
+    let Some(obj) = obj.as_object_mut() else {
+        return;
+    };
+    let meta = obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Some(meta) = meta.as_object_mut() {
+        let at = meta
+            .keys()
+            .position(|k| k.as_str() > "managedFields")
+            .unwrap_or(meta.len());
+        meta.shift_insert(at, "managedFields".to_owned(), managed);
+    }
 }
 
 /// `t` as JSON, with Go's `omitempty` on lists and maps.
-fn encode<T: Serialize>(r: &'static ResourceInfo, t: &T) -> ApiResult<Value> {
+pub(crate) fn encode<T: Serialize>(r: &'static ResourceInfo, t: &T) -> ApiResult<Value> {
     let mut out = serde_json::to_value(t).map_err(|e| ApiError::Internal(e.to_string()))?;
     api::schema::drop_empty_collections(r, &mut out);
     Ok(out)
@@ -314,5 +356,100 @@ pub fn create_warnings(r: &ResourceInfo, obj: &Value, now: jiff::Timestamp) -> V
     match api::schedule::time_zone(zone) {
         Ok(tz) => api::schedule::dst_warnings(&schedule, zone.unwrap_or("UTC"), &tz, now),
         Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Recording a create's managedFields inside admission stores the same bytes as putting
+    //! them into the body and admitting it (the typed `ManagedFieldsEntry` round trip).
+
+    use super::*;
+    use crate::registry::managed;
+    use serde_json::json;
+
+    fn stored_both_ways(r: &'static ResourceInfo, obj: Value) -> (String, String) {
+        let record = |d: &Value| {
+            managed::on_create(r, &Value::Null, d, "kubectl-create", "2026-11-27T18:00:00Z")
+        };
+        let recorded =
+            admit_create_recording(r, obj.clone(), &mut |d: &Value| record(d)).expect("admitted");
+        let mut body = obj.clone();
+        let m = record(&defaulted(r, &obj).expect("defaulted")).expect("fields");
+        body["metadata"]["managedFields"] = m;
+        let typed = admit(r, body, Op::Create).expect("admitted");
+        (recorded.to_string(), typed.to_string())
+    }
+
+    #[test]
+    fn recorded_managed_fields_are_stored_as_the_typed_round_trip_would() {
+        let find = |p: &str| {
+            let g = if matches!(p, "pods" | "namespaces") {
+                ("", "v1")
+            } else {
+                ("batch", "v1")
+            };
+            api::resource::find(g.0, g.1, p).expect("resource")
+        };
+        let meta = |name: &str| {
+            json!({"name": name, "namespace": "default", "uid": "0b0e4a4e-3c44-4b7e-9d3e-1a2b3c4d5e6f",
+                "creationTimestamp": "2026-11-27T18:00:00Z", "generation": 1,
+                "labels": {"app": "x"}, "annotations": {"a": "b"}, "finalizers": ["f/g"],
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "c", "uid": "u", "controller": true}]})
+        };
+        let template = json!({"spec": {"restartPolicy": "Never", "containers": [{"name": "c",
+            "image": "busybox", "command": ["true"], "ports": [{"containerPort": 80}],
+            "env": [{"name": "A", "value": "1"}]}]}});
+        let cases = [
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("j"),
+                "spec": {"completions": 2, "template": template}}),
+            ),
+            (
+                find("pods"),
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta("p"),
+                "spec": template["spec"]}),
+            ),
+            (
+                find("cronjobs"),
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta("c"),
+                "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}}),
+            ),
+            // No labels anywhere; template labels only; a manual selector; a Pod with a status.
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bare", "namespace": "d", "uid": "u1"},
+                "spec": {"template": {"spec": template["spec"]}}}),
+            ),
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "tl", "namespace": "d", "uid": "u2"},
+                "spec": {"template": {"metadata": {"labels": {"t": "1"}}, "spec": template["spec"]}}}),
+            ),
+            (
+                find("jobs"),
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "ms", "namespace": "d", "uid": "u3"},
+                "spec": {"manualSelector": true, "selector": {"matchLabels": {"t": "1"}},
+                "template": {"metadata": {"labels": {"t": "1"}}, "spec": template["spec"]}}}),
+            ),
+            (
+                find("pods"),
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "s", "namespace": "d", "uid": "u4"},
+                "spec": template["spec"], "status": {"phase": "Running", "podIP": "1.2.3.4"}}),
+            ),
+            (
+                find("namespaces"),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
+            ),
+        ];
+        for (r, obj) in cases {
+            let (recorded, typed) = stored_both_ways(r, obj);
+            assert!(
+                recorded.contains("\"managedFields\":[{\"apiVersion\""),
+                "{recorded}"
+            );
+            assert_eq!(recorded, typed);
+        }
     }
 }

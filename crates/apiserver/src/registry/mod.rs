@@ -9,6 +9,7 @@ pub mod decode;
 pub mod list;
 pub mod managed;
 pub mod patch;
+mod prepared;
 
 use crate::error::{ApiError, ApiResult};
 use crate::object::{self, from_stored, key, meta_mut, meta_str, to_stored, with_revision};
