@@ -157,15 +157,16 @@ fn map_children(
     for k in keys {
         let rv = &r[k.as_str()];
         let lv = l.and_then(|m| m.get(k));
-        let child = match rv.get("managedFields") {
-            Some(_) if root && k == "metadata" => {
-                let mut meta = rv.clone();
-                if let Some(m) = meta.as_object_mut() {
-                    m.shift_remove("managedFields");
-                }
-                node(ty.field(k), lv, &meta, depth + 1, false)
+        // Only the root's `metadata` is looked into for managedFields (no hash lookup in
+        // every other map of the object).
+        let child = if root && k == "metadata" && rv.get("managedFields").is_some() {
+            let mut meta = rv.clone();
+            if let Some(m) = meta.as_object_mut() {
+                m.shift_remove("managedFields");
             }
-            _ => node(ty.field(k), lv, rv, depth + 1, false),
+            node(ty.field(k), lv, &meta, depth + 1, false)
+        } else {
+            node(ty.field(k), lv, rv, depth + 1, false)
         };
         if let Some(v) = child.and_then(|(member, c)| fields_value(member, c)) {
             out.insert(format!("f:{k}"), v);
