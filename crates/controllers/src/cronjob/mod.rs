@@ -174,7 +174,7 @@ impl Context {
                 continue;
             }
             let name = r.name.as_deref().unwrap_or("");
-            match api.get(name).await {
+            match Box::pin(api.get(name)).await {
                 Ok(j) if j.metadata.uid == r.uid => jobs.push(j),
                 Ok(_) => {}
                 Err(e) if is_code(&e, 404) => {}
@@ -194,7 +194,9 @@ impl Context {
             }),
             ..Default::default()
         };
-        match api.delete(&d.name, &dp).await {
+        // Only the outcome is kept: the deleted Job would sit in the sync's future.
+        let deleted = Box::pin(api.delete(&d.name, &dp)).await.map(|_| ());
+        match deleted {
             Ok(_) => {}
             Err(e) if is_code(&e, 404) => {}
             Err(e) => {
@@ -228,7 +230,7 @@ async fn create(
         ..Default::default()
     };
     let name = c.job.metadata.name.clone().unwrap_or_default();
-    let made = api.create(&pp, &c.job).await.map(Box::new);
+    let made = Box::pin(api.create(&pp, &c.job)).await.map(Box::new);
     drop(turn);
     let made = match made {
         Ok(j) => {
@@ -241,7 +243,7 @@ async fn create(
         Err(e) if is_code(&e, 409) => {
             // Created before, by this controller (the status write was lost) or by
             // someone else: adopt it only if it is ours and not yet active.
-            let j = Box::new(api.get(&name).await?);
+            let j = Box::new(Box::pin(api.get(&name)).await?);
             let active = p.status.active.iter().flatten();
             if !plan::is_child(&j, cj) || active.clone().any(|r| r.uid == j.metadata.uid) {
                 return Ok(());
@@ -277,7 +279,7 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     let jobs_api = Api::<Job>::namespaced(ctx.client.clone(), ns);
     let cj_api = Api::<CronJob>::namespaced(ctx.client.clone(), ns);
     let mut cj = Box::new((*obj).clone());
-    let mut jobs = ctx.children(&jobs_api, &cj).await?;
+    let mut jobs = Box::pin(ctx.children(&jobs_api, &cj)).await?;
     let now = Timestamp::now();
     let mut p = Box::new(plan::plan(&cj, &jobs, now));
     // Nothing to create: others' creates go on without this sync.
@@ -286,14 +288,14 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     // creates a Job reads the CronJob first and plans again on what it read.
     if !p.unexpected.is_empty() || p.create.is_some() {
         // Also: the cache may not have seen our own last status write yet (`GetCronJob`).
-        let mut fresh = match cj_api.get(&name).await {
+        let mut fresh = match Box::pin(cj_api.get(&name)).await {
             Ok(c) => Box::new(c),
             Err(e) if is_code(&e, 404) => return Ok(Next::AwaitChange),
             Err(e) => return Err(e.into()),
         };
         Strip::ManagedFields.apply(&mut *fresh);
         if fresh.metadata.resource_version != cj.metadata.resource_version {
-            jobs = ctx.children(&jobs_api, &fresh).await?;
+            jobs = Box::pin(ctx.children(&jobs_api, &fresh)).await?;
         }
         cj = fresh;
         *p = plan::plan(&cj, &jobs, now);
@@ -320,7 +322,7 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
             field_manager: Some(COMPONENT.into()),
             ..Default::default()
         };
-        match cj_api.replace_status(&name, &pp, &next).await {
+        match Box::pin(cj_api.replace_status(&name, &pp, &next)).await {
             Ok(_) => {}
             // A stale cache: the watch brings the newer CronJob and another sync.
             Err(e) if is_code(&e, 409) => return Ok(Next::After(Duration::from_secs(1))),

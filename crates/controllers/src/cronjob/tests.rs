@@ -578,3 +578,45 @@ fn the_cached_cronjob_without_its_template_plans_the_same_but_the_job() {
         }
     }
 }
+
+/// A due CronJob's sync stays alive, waiting for the minute's other creates, until they are
+/// all made (one per due CronJob: 10,000 in the benchmark's minute). Its future was 18 KB,
+/// then 5.2 KB; each page of it is fresh memory the minute touches (BENCHMARKS.md findings
+/// 31 and 35): the API calls' futures and big values live in boxes while they are needed.
+#[tokio::test]
+async fn a_waiting_sync_is_small() {
+    use std::sync::Arc;
+    fn size<F: std::future::Future>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+    let client = kube::Client::try_from(config).unwrap();
+    let informers = crate::informers::Informers::new(&client);
+    let gate = Arc::new(crate::gate::Gate::default());
+    let ctx = Arc::new(super::Context {
+        recorder: crate::events::Recorder::new(client.clone(), super::COMPONENT),
+        client,
+        cronjobs: informers.cronjobs.store(),
+        job_index: informers.jobs.index(super::cronjob_uid),
+        gate: Arc::clone(&gate),
+    });
+    let slot = Arc::new(tokio::sync::Semaphore::new(1))
+        .acquire_owned()
+        .await
+        .unwrap();
+    let turn = super::Turn {
+        _creating: gate.creating(),
+        _slot: slot,
+    };
+    let key = kube::runtime::reflector::ObjectRef::new("x").within("d");
+    let sync = super::sync(key, Arc::clone(&ctx), turn);
+    assert!(size(&sync) <= 2048, "{} bytes", size(&sync));
+    let cj = cronjob(json!({"schedule": "* * * * *"}), json!({}));
+    let api = kube::Api::<Job>::namespaced(ctx.client.clone(), "d");
+    let job = super::plan::JobRef {
+        name: "a".into(),
+        uid: "b".into(),
+    };
+    let delete = ctx.delete(&api, &cj, &job);
+    assert!(size(&delete) <= 1024, "{} bytes", size(&delete));
+}
