@@ -230,15 +230,16 @@ async fn create(
         ..Default::default()
     };
     let name = c.job.metadata.name.clone().unwrap_or_default();
-    let made = Box::pin(api.create(&pp, &c.job)).await.map(Box::new);
+    let ns = cj.metadata.namespace.as_deref().unwrap_or("default");
+    let made = Box::pin(create_job(&ctx.client, ns, &pp, &c.job)).await;
     drop(turn);
     let made = match made {
-        Ok(j) => {
+        Ok(r) => {
             // Other CronJobs' Jobs of this minute first; this one's Event and status next.
             ctx.gate.deferred().await;
             let ev = Event::normal("SuccessfulCreate", format!("Created job {name}"));
             ctx.emit(cj, &[ev]).await;
-            j
+            r
         }
         Err(e) if is_code(&e, 409) => {
             // Created before, by this controller (the status write was lost) or by
@@ -249,7 +250,7 @@ async fn create(
                 return Ok(());
             }
             tracing::info!(cronjob = %key(cj), job = %name, "Job already exists");
-            j
+            job_ref(&j)
         }
         Err(e) => {
             let ev = Event::warning(
@@ -260,13 +261,54 @@ async fn create(
             return Err(e);
         }
     };
-    p.status
-        .active
-        .get_or_insert_with(Vec::new)
-        .push(job_ref(&made));
+    p.status.active.get_or_insert_with(Vec::new).push(made);
     p.status.last_schedule_time = Some(Time(c.scheduled));
     p.status_changed = true;
     Ok(())
+}
+
+/// The fields of a created Job that its reference in the CronJob's status needs.
+#[derive(serde::Deserialize)]
+struct Created {
+    metadata: CreatedMeta,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+}
+
+/// Creates `job` in `namespace` (`Api::create`'s request) and reads back only its reference: the answer's
+/// spec, status and managedFields are skipped, not decoded into a typed Job that would be
+/// dropped at once (one per due CronJob in a crowded minute).
+async fn create_job(
+    client: &Client,
+    namespace: &str,
+    pp: &PostParams,
+    job: &Job,
+) -> std::result::Result<ObjectReference, kube::Error> {
+    use kube::Resource;
+    let url = Job::url_path(&(), Some(namespace));
+    let body = serde_json::to_vec(job).map_err(kube::Error::SerdeError)?;
+    let mut req = kube::core::Request::new(url)
+        .create(pp, body)
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("create");
+    let made: Created = client.request(req).await?;
+    let m = made.metadata;
+    Ok(ObjectReference {
+        api_version: Some("batch/v1".into()),
+        kind: Some("Job".into()),
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resource_version: m.resource_version,
+        ..Default::default()
+    })
 }
 
 async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next> {
