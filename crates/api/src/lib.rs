@@ -5,6 +5,7 @@
 //! and the controllers share one definition of what a valid Job, CronJob or Pod is.
 
 pub mod apply;
+mod compiled;
 pub mod defaults;
 pub mod duration;
 pub mod fields;

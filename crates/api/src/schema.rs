@@ -7,6 +7,7 @@
 //! The same schemas drive strict decoding: [`unknown_fields`] names every field a body has
 //! that its kind does not, in the form the real server's strict decoder prints.
 
+use crate::compiled::Compiled;
 use crate::resource::{self, ResourceInfo};
 use k8s_openapi::api::{
     authentication::v1 as authentication, authorization::v1 as authorization, batch::v1 as batch,
@@ -680,49 +681,44 @@ fn walk(
 /// Removes empty lists and empty maps from `obj`, as Go's `omitempty` does when the real
 /// server serializes an object (k8s-openapi keeps `Some(vec![])` as `[]`). Empty structs stay
 /// (`securityContext: {}`, `emptyDir: {}`), as in Go, where `omitempty` does not apply to them.
+/// Walks the compiled schemas ([`crate::compiled`]).
 pub fn drop_empty_collections(r: &ResourceInfo, obj: &mut Value) {
-    let group_path = if r.group.is_empty() {
-        format!("api/{}", r.version)
-    } else {
-        format!("apis/{}/{}", r.group, r.version)
-    };
-    let Some(doc) = document(&group_path) else {
+    let Some(c) = Compiled::of(r.group, r.version) else {
         return;
     };
-    if let Some(schema) = doc.schemas.get(&schema_name(r)) {
-        prune(&doc.schemas, schema, obj, 0);
+    if let Some(root) = c.resolved_root(r.kind) {
+        prune(c, root, obj, 0);
     }
 }
 
-fn prune(schemas: &Map<String, Value>, schema: &Value, v: &mut Value, depth: usize) {
+fn prune(c: &Compiled, pos: u32, v: &mut Value, depth: usize) {
     if depth > 64 {
         return;
     }
-    let schema = resolve(schemas, schema);
+    let shape = c.shape_of(pos);
     match v {
         Value::Object(map) => {
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            if shape.has_properties {
                 map.retain(|k, child| {
-                    let Some(ps) = props.get(k) else { return true };
-                    prune(schemas, ps, child, depth + 1);
-                    let ps = resolve(schemas, ps);
-                    let is_map = ps.get("additionalProperties").is_some_and(Value::is_object);
+                    let Some(p) = shape.field(k) else { return true };
+                    prune(c, p, child, depth + 1);
+                    let is_map = c.shape_of(p).additional.is_some();
                     match child {
                         Value::Array(a) => !a.is_empty(),
                         Value::Object(o) if is_map => !o.is_empty(),
                         _ => true,
                     }
                 });
-            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+            } else if let Some(ap) = shape.additional {
                 for child in map.values_mut() {
-                    prune(schemas, ap, child, depth + 1);
+                    prune(c, ap, child, depth + 1);
                 }
             }
         }
         Value::Array(items) => {
-            if let Some(is) = schema.get("items") {
+            if let Some(is) = shape.items {
                 for item in items {
-                    prune(schemas, is, item, depth + 1);
+                    prune(c, is, item, depth + 1);
                 }
             }
         }
@@ -749,6 +745,119 @@ mod tests {
             json!({"metadata": {"name": "x"},
             "spec": {"template": {"spec": {"securityContext": {}, "containers": [{"name": "c", "resources": {}}],
                      "volumes": [{"name": "v", "emptyDir": {}}]}}}})
+        );
+    }
+
+    /// [`drop_empty_collections`] as it was, on the JSON schemas: the reference for the
+    /// compiled walk.
+    fn prune_json(schemas: &Map<String, Value>, schema: &Value, v: &mut Value, depth: usize) {
+        if depth > 64 {
+            return;
+        }
+        let schema = resolve(schemas, schema);
+        match v {
+            Value::Object(map) => {
+                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                    map.retain(|k, child| {
+                        let Some(ps) = props.get(k) else { return true };
+                        prune_json(schemas, ps, child, depth + 1);
+                        let ps = resolve(schemas, ps);
+                        let is_map = ps.get("additionalProperties").is_some_and(Value::is_object);
+                        match child {
+                            Value::Array(a) => !a.is_empty(),
+                            Value::Object(o) if is_map => !o.is_empty(),
+                            _ => true,
+                        }
+                    });
+                } else if let Some(ap) =
+                    schema.get("additionalProperties").filter(|a| a.is_object())
+                {
+                    for child in map.values_mut() {
+                        prune_json(schemas, ap, child, depth + 1);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(is) = schema.get("items") {
+                    for item in items {
+                        prune_json(schemas, is, item, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An object shaped by `schema`, with empty and non-empty lists, maps and structs, and
+    /// some values of the wrong type, chosen by the counter `n`.
+    fn sample(schemas: &Map<String, Value>, schema: &Value, depth: usize, n: &mut u64) -> Value {
+        *n = n
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let pick = (*n >> 33) % 12;
+        if depth > 9 || pick == 11 {
+            return json!("x");
+        }
+        if pick == 10 {
+            return json!([]);
+        }
+        if pick == 9 {
+            return json!({});
+        }
+        let s = resolve(schemas, schema);
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            let mut m = Map::new();
+            for (k, p) in props {
+                if !(*n >> 40).is_multiple_of(3) || depth < 3 {
+                    m.insert(k.clone(), sample(schemas, p, depth + 1, n));
+                }
+            }
+            m.insert("notAField".into(), json!([]));
+            return Value::Object(m);
+        }
+        if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
+            return match pick % 3 {
+                0 => json!({}),
+                1 => json!({"k": sample(schemas, ap, depth + 1, n)}),
+                _ => json!({"k": [], "j": {}, "i": sample(schemas, ap, depth + 1, n)}),
+            };
+        }
+        match s.get("type").and_then(Value::as_str) {
+            Some("array") => {
+                let items = s.get("items").cloned().unwrap_or(Value::Null);
+                match pick % 3 {
+                    0 => json!([]),
+                    1 => json!([sample(schemas, &items, depth + 1, n)]),
+                    _ => json!([sample(schemas, &items, depth + 1, n), [], {}]),
+                }
+            }
+            Some("object") => json!({"a": [], "b": {}}),
+            _ => json!("x"),
+        }
+    }
+
+    #[test]
+    fn the_compiled_walk_drops_what_the_json_schemas_walk_drops() {
+        let mut changed = 0;
+        for r in resource::RESOURCES {
+            let Some(defs) = components(r) else { continue };
+            let Some(schema) = defs.get(&schema_name(r)) else {
+                continue;
+            };
+            for seed in 0..40u64 {
+                let mut n = seed;
+                let obj = sample(defs, schema, 0, &mut n);
+                let mut want = obj.clone();
+                prune_json(defs, schema, &mut want, 0);
+                let mut got = obj.clone();
+                drop_empty_collections(r, &mut got);
+                assert_eq!(got.to_string(), want.to_string(), "{} {obj}", r.kind);
+                changed += usize::from(got != obj);
+            }
+        }
+        assert!(
+            changed > 100,
+            "only {changed} samples had something to drop"
         );
     }
 

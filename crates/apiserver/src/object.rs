@@ -7,6 +7,7 @@
 use crate::error::{ApiError, ApiResult};
 use api::resource::ResourceInfo;
 use bytes::{Bytes, BytesMut};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// The storage key of an object: `/batch/jobs/default/pi`, `/core/namespaces/default`.
@@ -51,32 +52,68 @@ pub fn with_revision(stored: &[u8], rev: u64) -> Bytes {
 
 /// Serializes an object for storage: `apiVersion`, `kind` and `metadata` first (so that
 /// [`with_revision`] finds the metadata at once), `metadata.resourceVersion` removed.
+/// Written straight from `obj`, without copying it.
 pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
     let Value::Object(map) = obj else {
         return Err(ApiError::Internal("object is not a JSON object".into()));
     };
-    let mut ordered = Map::new();
-    for k in ["apiVersion", "kind"] {
-        if let Some(v) = map.get(k) {
-            ordered.insert(k.into(), v.clone());
-        }
-    }
-    let mut meta = map
-        .get("metadata")
-        .cloned()
-        .unwrap_or_else(|| Value::Object(Map::new()));
-    if let Some(m) = meta.as_object_mut() {
-        m.remove("resourceVersion");
-    }
-    ordered.insert("metadata".into(), meta);
-    for (k, v) in map {
-        if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
-            ordered.insert(k.clone(), v.clone());
-        }
-    }
-    serde_json::to_vec(&Value::Object(ordered))
+    serde_json::to_vec(&Stored(map))
         .map(Bytes::from)
         .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// An object in its stored order.
+struct Stored<'a>(&'a Map<String, Value>);
+
+impl Serialize for Stored<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let map = self.0;
+        let mut out = s.serialize_map(None)?;
+        for k in ["apiVersion", "kind"] {
+            if let Some(v) = map.get(k) {
+                out.serialize_entry(k, v)?;
+            }
+        }
+        out.serialize_entry("metadata", &StoredMeta(map.get("metadata")))?;
+        for (k, v) in map {
+            if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                out.serialize_entry(k, v)?;
+            }
+        }
+        out.end()
+    }
+}
+
+/// `metadata` without `resourceVersion`, its fields in the order `Map::remove` (a swap
+/// remove) leaves them: the last field takes `resourceVersion`'s place. `{}` if absent.
+struct StoredMeta<'a>(Option<&'a Value>);
+
+impl Serialize for StoredMeta<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let meta = match self.0 {
+            None => return s.serialize_map(Some(0))?.end(),
+            Some(Value::Object(m)) => m,
+            Some(other) => return other.serialize(s),
+        };
+        let entries: Vec<(&String, &Value)> = meta.iter().collect();
+        let rv = entries.iter().position(|(k, _)| *k == "resourceVersion");
+        let mut out = s.serialize_map(None)?;
+        match rv {
+            None => {
+                for (k, v) in &entries {
+                    out.serialize_entry(k, v)?;
+                }
+            }
+            Some(i) => {
+                let last = entries.len() - 1;
+                for (j, (k, v)) in entries.iter().enumerate().take(last) {
+                    let (k, v) = if j == i { entries[last] } else { (*k, *v) };
+                    out.serialize_entry(k, v)?;
+                }
+            }
+        }
+        out.end()
+    }
 }
 
 /// Parses a stored object and sets its resourceVersion.
@@ -127,5 +164,53 @@ mod tests {
             from_stored(&stored, 5).expect("parse")["metadata"]["resourceVersion"],
             "5"
         );
+    }
+
+    /// The stored form as it was built before: a reordered copy of the object, serialized.
+    fn copied(obj: &Value) -> Vec<u8> {
+        let map = obj.as_object().expect("object");
+        let mut ordered = Map::new();
+        for k in ["apiVersion", "kind"] {
+            if let Some(v) = map.get(k) {
+                ordered.insert(k.into(), v.clone());
+            }
+        }
+        let mut meta = map
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        if let Some(m) = meta.as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        ordered.insert("metadata".into(), meta);
+        for (k, v) in map {
+            if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                ordered.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::to_vec(&Value::Object(ordered)).expect("json")
+    }
+
+    #[test]
+    fn the_stored_bytes_are_the_reordered_copys() {
+        let cases = [
+            json!({"kind": "Job", "apiVersion": "batch/v1", "spec": {"x": [1, {"a": null}]},
+                "metadata": {"name": "a", "resourceVersion": "9", "uid": "u", "labels": {"k": "v"}}}),
+            json!({"metadata": {"resourceVersion": "9"}, "kind": "X"}),
+            json!({"metadata": {"name": "n", "resourceVersion": "9"}}),
+            json!({"metadata": {"resourceVersion": "9", "name": "n", "namespace": "d", "generation": 1}}),
+            json!({"status": {}, "metadata": {"name": "n"}, "apiVersion": "v1"}),
+            json!({"metadata": "weird", "kind": "X", "x": "\u{e9}\"q\""}),
+            json!({"metadata": null}),
+            json!({}),
+        ];
+        for obj in cases {
+            let got = to_stored(&obj).expect("stored");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&copied(&obj)),
+                "{obj}"
+            );
+        }
     }
 }

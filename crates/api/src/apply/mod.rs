@@ -14,6 +14,8 @@ mod lastapplied;
 mod path;
 mod set;
 mod ty;
+#[cfg(test)]
+mod ty_cursor;
 mod walk;
 
 #[cfg(test)]

@@ -1,41 +1,26 @@
-//! The schema seen by server-side apply: a cursor over the OpenAPI v3 components of a
-//! resource's group-version that answers what a node is (scalar, granular or atomic map or
+//! The schema seen by server-side apply: a handle on a position of the compiled schemas
+//! ([`crate::compiled`]) that answers what a node is (scalar, granular or atomic map or
 //! struct, atomic list, set, or list-map with its keys), as kube-openapi's `schemaconv` turns
 //! the same extensions into structured-merge-diff types. Unknown nodes are "deduced" from the
 //! value: maps are granular, lists atomic.
 
+use crate::compiled::{Compact, Compiled, Shape};
 use crate::resource::ResourceInfo;
-use serde_json::{Map, Value};
-
-/// List-map key fields with a schema default, used when an item omits them
-/// (`+default="TCP"` on `ContainerPort.protocol`).
-const KEY_DEFAULTS: &[(&str, &str, &str)] =
-    &[("io.k8s.api.core.v1.ContainerPort", "protocol", "TCP")];
-
-/// A position in the schemas.
-#[derive(Clone, Copy)]
-pub(crate) struct Ty<'a> {
-    defs: Option<&'a Map<String, Value>>,
-    /// The property or items node as written (may carry list or map extensions).
-    outer: Option<&'a Value>,
-    /// `outer` with `$ref`s and single `allOf`s resolved.
-    node: Option<&'a Value>,
-    name: &'a str,
-}
+use serde_json::Value;
 
 /// How a list's items are identified.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum ListKind<'a> {
     /// Replaced as a whole.
     Atomic,
     /// Scalars identified by value.
     Set,
     /// Maps identified by these key fields.
-    Map(Vec<&'a str>),
+    Map(&'a [&'a str]),
 }
 
 /// What a node is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Kind<'a> {
     /// A leaf.
     Scalar,
@@ -45,139 +30,99 @@ pub(crate) enum Kind<'a> {
     List(ListKind<'a>),
 }
 
-fn ext<'v>(n: Option<&'v Value>, k: &str) -> Option<&'v str> {
-    n.and_then(|n| n.get(k)).and_then(Value::as_str)
+/// A position in the compiled schemas.
+#[derive(Clone, Copy)]
+pub(crate) struct Ty<'a> {
+    schema: Option<&'a Compiled>,
+    pos: u32,
 }
 
 impl<'a> Ty<'a> {
     /// No schema: everything is deduced.
     pub(crate) const UNKNOWN: Ty<'static> = Ty {
-        defs: None,
-        outer: None,
-        node: None,
-        name: "",
+        schema: None,
+        pos: 0,
     };
 
     /// The schema of `r`'s kind.
     pub(crate) fn root(r: &ResourceInfo) -> Ty<'static> {
-        let Some(defs) = crate::schema::components(r) else {
+        let Some(c) = Compiled::of(r.group, r.version) else {
             return Ty::UNKNOWN;
         };
-        let name = crate::schema::schema_name(r);
-        match defs.get_key_value(name.as_str()) {
-            Some((n, node)) => Ty {
-                defs: Some(defs),
-                outer: Some(node),
-                node: Some(node),
-                name: n.as_str(),
+        match c.root(r.kind) {
+            Some(pos) => Ty {
+                schema: Some(c),
+                pos,
             },
             None => Ty::UNKNOWN,
         }
     }
 
-    fn at(&self, outer: &'a Value) -> Ty<'a> {
-        let (name, s) = crate::schema::resolve_named(self.defs, outer);
+    fn shape(&self) -> Option<(&'a Compiled, &'a Shape)> {
+        self.schema.map(|c| (c, c.shape_of(self.pos)))
+    }
+
+    fn at(c: &'a Compiled, pos: u32) -> Ty<'a> {
         Ty {
-            defs: self.defs,
-            outer: Some(outer),
-            node: Some(s),
-            name,
+            schema: Some(c),
+            pos,
         }
     }
 
     /// What this node is, deducing from `v` where the schema says nothing.
     pub(crate) fn kind(&self, v: Option<&Value>) -> Kind<'a> {
-        let Some(node) = self.node else {
+        let Some(c) = self.schema else {
             return deduced(v);
         };
-        if node.get("x-kubernetes-int-or-string").is_some() {
-            return Kind::Scalar;
+        match c.position(self.pos).kind {
+            Compact::Deduced => deduced(v),
+            Compact::Scalar => Kind::Scalar,
+            Compact::Map { atomic } => Kind::Map { atomic },
+            Compact::AtomicList => Kind::List(ListKind::Atomic),
+            Compact::Set => Kind::List(ListKind::Set),
+            Compact::ListMap(i) => Kind::List(ListKind::Map(c.keys(i))),
         }
-        let atomic_map = ext(self.outer, "x-kubernetes-map-type") == Some("atomic")
-            || ext(Some(node), "x-kubernetes-map-type") == Some("atomic");
-        if node.get("properties").is_some() || node.get("additionalProperties").is_some() {
-            return Kind::Map { atomic: atomic_map };
-        }
-        match node.get("type").and_then(Value::as_str) {
-            Some("array") => Kind::List(self.list_kind(node)),
-            Some("string" | "integer" | "number" | "boolean") => Kind::Scalar,
-            _ => deduced(v),
-        }
-    }
-
-    fn list_kind(&self, node: &'a Value) -> ListKind<'a> {
-        let outer = self.outer.unwrap_or(node);
-        match ext(Some(outer), "x-kubernetes-list-type") {
-            Some("set") => return ListKind::Set,
-            Some("map") => {
-                let keys: Vec<&str> = outer
-                    .get("x-kubernetes-list-map-keys")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                return if keys.is_empty() {
-                    ListKind::Atomic
-                } else {
-                    ListKind::Map(keys)
-                };
-            }
-            Some(_) => return ListKind::Atomic,
-            None => {}
-        }
-        let strategy = ext(Some(outer), "x-kubernetes-patch-strategy").unwrap_or("");
-        if strategy.split(',').any(|s| s == "merge") {
-            return match ext(Some(outer), "x-kubernetes-patch-merge-key") {
-                Some(k) => ListKind::Map(vec![k]),
-                None => ListKind::Set,
-            };
-        }
-        ListKind::Atomic
     }
 
     /// The schema of field or map entry `key`.
     pub(crate) fn field(&self, key: &str) -> Ty<'a> {
-        let Some(node) = self.node else {
+        let Some((c, s)) = self.shape() else {
             return Ty::UNKNOWN;
         };
-        if let Some(p) = node.get("properties").and_then(|p| p.get(key)) {
-            return self.at(p);
-        }
-        match node.get("additionalProperties").filter(|a| a.is_object()) {
-            Some(ap) => self.at(ap),
+        match s.field(key).or(s.additional) {
+            Some(pos) => Ty::at(c, pos),
             None => Ty::UNKNOWN,
         }
     }
 
     /// Whether `key` is a declared struct field (not a map entry).
     pub(crate) fn is_named_field(&self, key: &str) -> bool {
-        self.node
-            .and_then(|n| n.get("properties"))
-            .and_then(|p| p.get(key))
-            .is_some()
+        self.shape().is_some_and(|(_, s)| s.field(key).is_some())
     }
 
     /// The schema of the list's items.
     pub(crate) fn items(&self) -> Ty<'a> {
-        match self.node.and_then(|n| n.get("items")) {
-            Some(i) => self.at(i),
-            None => Ty::UNKNOWN,
+        match self.shape() {
+            Some((c, Shape { items: Some(i), .. })) => Ty::at(c, *i),
+            _ => Ty::UNKNOWN,
         }
+    }
+
+    /// The declared fields, sorted (for the tests against the JSON schemas).
+    #[cfg(test)]
+    pub(crate) fn field_names(&self) -> Vec<&'a str> {
+        self.shape()
+            .map(|(_, s)| s.fields.iter().map(|(n, _)| *n).collect())
+            .unwrap_or_default()
     }
 
     /// The default of key field `key` of this (item) schema, if it has one.
     pub(crate) fn key_default(&self, key: &str) -> Option<Value> {
-        if let Some(d) = self
-            .node
-            .and_then(|n| n.get("properties"))
-            .and_then(|p| p.get(key))
-            .and_then(|p| p.get("default"))
-        {
-            return Some(d.clone());
-        }
-        KEY_DEFAULTS
+        let (_, s) = self.shape()?;
+        s.defaults
             .iter()
-            .find(|(s, f, _)| *s == self.name && *f == key)
-            .map(|(_, _, d)| Value::String((*d).to_owned()))
+            .find(|(k, _)| *k == key)
+            .map(|(_, d)| d.clone())
     }
 }
 

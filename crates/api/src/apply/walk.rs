@@ -38,7 +38,7 @@ fn item_pe(kind: &ListKind<'_>, item_ty: &Ty<'_>, item: &Value) -> Result<PathEl
                 }
             };
             let mut fields = Vec::with_capacity(keys.len());
-            for k in keys {
+            for k in keys.iter() {
                 let v = match m.get(*k) {
                     Some(v) => v.clone(),
                     None => item_ty.key_default(k).ok_or_else(|| {
