@@ -15,12 +15,14 @@
 //!
 //! Modules: `schema` opens the file and defines the tables, `writer` is the group-commit
 //! thread (and compaction), `read` serves get/list from a pool of read connections,
+//! `cache` holds current values in front of get, kept coherent by the writer,
 //! `watch` holds the in-memory event ring and [`Watcher`], [`bench`](mod@bench) has throughput
 //! benchmarks.
 //!
 //! Writes are not cancelled by dropping their future: once sent, a write is applied.
 
 pub mod bench;
+mod cache;
 mod read;
 mod schema;
 mod watch;
@@ -135,6 +137,12 @@ pub struct Options {
     /// the same events from the history table. 10,000 cost ≈ 10 MiB of resident memory
     /// (heaptrack, 10,000 CronJobs); the server's own watchers keep up with far fewer.
     pub watch_buffer: usize,
+    /// Budget of the current-value cache in front of [`Store::get`], bytes (default
+    /// 4 MiB; 0 disables it). Each entry counts its key, its value and about 100 bytes of
+    /// bookkeeping; the heap it holds stays within about this budget, less what its
+    /// values share with the watch ring. Recently written and recently read keys are
+    /// then read without SQLite, whose readers lose their page cache on every write.
+    pub cache_bytes: usize,
 }
 
 impl Default for Options {
@@ -142,6 +150,7 @@ impl Default for Options {
         Options {
             history_len: 100_000,
             watch_buffer: 1_000,
+            cache_bytes: 4 << 20,
         }
     }
 }
@@ -175,6 +184,10 @@ pub struct Stats {
     pub commits: u64,
     /// Successful writes (revisions assigned).
     pub writes: u64,
+    /// [`Store::get`]s answered by the current-value cache.
+    pub cache_hits: u64,
+    /// [`Store::get`]s that read SQLite.
+    pub cache_misses: u64,
 }
 
 /// Handle to an open store. Cheap to clone; the writer thread stops on [`Store::close`]
@@ -189,6 +202,7 @@ struct Inner {
     sender: Mutex<Option<writer::Sender>>,
     shared: Arc<watch::Shared>,
     pool: Arc<read::Pool>,
+    cache: Arc<cache::Cache>,
 }
 
 impl Store {
@@ -199,7 +213,8 @@ impl Store {
         let tail = std::mem::take(&mut opened.tail);
         let (shared, notifier) = watch::Shared::new(&opts, opened.revision, opened.compacted, tail);
         let shared = Arc::new(shared);
-        let sender = writer::spawn(opened, opts, shared.clone(), notifier)?;
+        let cache = Arc::new(cache::Cache::new(opts.cache_bytes));
+        let sender = writer::spawn(opened, opts, shared.clone(), notifier, cache.clone())?;
         tracing::info!(
             path = %path.display(),
             revision = shared.current(),
@@ -211,6 +226,7 @@ impl Store {
                 sender: Mutex::new(Some(sender)),
                 shared,
                 pool: Arc::new(read::Pool::new(path)),
+                cache,
             }),
         })
     }
@@ -262,9 +278,17 @@ impl Store {
         .await
     }
 
-    /// The current value of `key`.
+    /// The current value of `key`: after a write has been acknowledged, that write or a
+    /// later one. From the current-value cache when it holds the key.
     pub fn get(&self, key: &str) -> Result<Option<KeyValue>> {
-        self.inner.pool.get(key)
+        match self.inner.cache.lookup(key) {
+            cache::Lookup::Hit(found) => Ok(found),
+            cache::Lookup::Miss(ticket) => {
+                let found = self.inner.pool.get(key)?;
+                self.inner.cache.fill(ticket, key, found.as_ref());
+                Ok(found)
+            }
+        }
     }
 
     /// Keys starting with `prefix`, sorted, at the current or a past revision.
@@ -298,6 +322,8 @@ impl Store {
         Stats {
             commits: self.inner.shared.commits.load(Ordering::Relaxed),
             writes: self.inner.shared.writes.load(Ordering::Relaxed),
+            cache_hits: self.inner.cache.hits.load(Ordering::Relaxed),
+            cache_misses: self.inner.cache.misses.load(Ordering::Relaxed),
         }
     }
 

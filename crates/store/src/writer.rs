@@ -3,9 +3,12 @@
 //! One thread owns the write connection. It takes every queued request, applies each in
 //! one transaction (a failed check answers only that request; old history is deleted in
 //! the same transaction now and then), commits (one fsync with `synchronous=FULL`),
-//! publishes the events to watchers and only then replies. It stops
+//! puts the new values in the current-value cache, publishes the events to watchers and
+//! only then replies. The row an update or delete replaces is read from the cache when
+//! it holds the key and the batch has not written the key yet (see `cache`). It stops
 //! when every [`Sender`] is gone (close or last store handle dropped), after draining.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -14,6 +17,7 @@ use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::cache::Cache;
 use crate::schema::{Opened, kind_code};
 use crate::watch::{Notifier, Shared};
 use crate::{Error, Event, EventKind, KeyValue, Options, Result, Revision};
@@ -54,6 +58,7 @@ struct Writer {
     history_len: u64,
     shared: Arc<Shared>,
     notifier: Notifier,
+    cache: Arc<Cache>,
 }
 
 pub(crate) fn spawn(
@@ -61,6 +66,7 @@ pub(crate) fn spawn(
     opts: Options,
     shared: Arc<Shared>,
     notifier: Notifier,
+    cache: Arc<Cache>,
 ) -> Result<Sender> {
     let (tx, rx) = mpsc::channel();
     let mut writer = Writer {
@@ -70,6 +76,7 @@ pub(crate) fn spawn(
         history_len: opts.history_len,
         shared,
         notifier,
+        cache,
     };
     std::thread::Builder::new()
         .name("store-writer".into())
@@ -91,7 +98,7 @@ pub(crate) fn spawn(
 
 /// The current row of a key.
 struct Current {
-    value: Vec<u8>,
+    value: Bytes,
     create_rev: Revision,
     mod_rev: Revision,
 }
@@ -106,6 +113,14 @@ impl Writer {
                     .filter_map(|r| r.as_ref().ok().map(|(_, ev)| ev.clone()))
                     .collect();
                 if !events.is_empty() {
+                    let writes = results.iter().filter_map(|r| r.as_ref().ok());
+                    self.cache.apply(
+                        self.rev,
+                        writes.map(|(kv, ev)| {
+                            let state = (ev.kind != EventKind::Deleted).then_some(kv);
+                            (kv.key.as_str(), state, kv.mod_revision)
+                        }),
+                    );
                     self.shared.commits.fetch_add(1, Ordering::Relaxed);
                     self.shared
                         .writes
@@ -138,8 +153,17 @@ impl Writer {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(batch.len());
+        // Keys this batch has written: their current row is in the transaction, not in
+        // the cache (which holds the state before the batch).
+        let mut written = HashSet::new();
         for req in batch {
-            results.push(apply(&tx, &mut rev, compaction.0, &req.op)?);
+            let key = req.op.key();
+            let cache = (!written.contains(key)).then_some(&*self.cache);
+            let result = apply(&tx, &mut rev, compaction.0, cache, &req.op)?;
+            if result.is_ok() {
+                written.insert(key);
+            }
+            results.push(result);
         }
         if rev == start {
             return Ok(results); // nothing written: the transaction rolls back
@@ -213,31 +237,51 @@ fn check(key: &str, current: Option<&Current>, precondition: Option<Revision>) -
     }
 }
 
+impl Op {
+    fn key(&self) -> &str {
+        match self {
+            Op::Create { key, .. } | Op::Update { key, .. } | Op::Delete { key, .. } => key,
+        }
+    }
+}
+
+/// The committed row of `key`: from `cache` when given and it holds the key, else from
+/// the transaction.
+fn current(tx: &Connection, cache: Option<&Cache>, key: &str) -> rusqlite::Result<Option<Current>> {
+    if let Some(found) = cache.and_then(|c| c.current(key)) {
+        return Ok(found.map(|kv| Current {
+            value: kv.value,
+            create_rev: kv.create_revision,
+            mod_rev: kv.mod_revision,
+        }));
+    }
+    tx.prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?
+        .query_row([key], |r| {
+            Ok(Current {
+                value: Bytes::from(r.get::<_, Vec<u8>>(0)?),
+                create_rev: r.get(1)?,
+                mod_rev: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
 /// Applies one request: `Ok(Err(_))` is a failed check (nothing written). History
-/// holds every revision after `compacted`.
+/// holds every revision after `compacted`. `cache`, when given, holds the key's
+/// committed state (the batch has not written it yet).
 fn apply(
     tx: &Connection,
     rev: &mut Revision,
     compacted: Revision,
+    cache: Option<&Cache>,
     op: &Op,
 ) -> rusqlite::Result<Applied> {
-    let key = match op {
-        Op::Create { key, .. } | Op::Update { key, .. } | Op::Delete { key, .. } => key,
-    };
+    let key = op.key();
     let new_rev = *rev + 1;
     let current = match op {
         // A create needs no current row: the insert itself finds out whether one exists.
         Op::Create { .. } => None,
-        Op::Update { .. } | Op::Delete { .. } => tx
-            .prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?
-            .query_row([key], |r| {
-                Ok(Current {
-                    value: r.get(0)?,
-                    create_rev: r.get(1)?,
-                    mod_rev: r.get(2)?,
-                })
-            })
-            .optional()?,
+        Op::Update { .. } | Op::Delete { .. } => current(tx, cache, key)?,
     };
     let (kind, value, prev, create_rev) = match op {
         Op::Create { key, value } => {
@@ -270,13 +314,13 @@ fn apply(
             }
             tx.prepare_cached("DELETE FROM kv WHERE key = ?1")?
                 .execute([key])?;
-            let old = current.as_ref().map(|c| Bytes::from(c.value.clone()));
+            let old = current.as_ref().map(|c| c.value.clone());
             (EventKind::Deleted, old.unwrap_or_default(), current, 0)
         }
     };
     let create_rev = prev.as_ref().map_or(create_rev, |p| p.create_rev);
     let prev_mod_rev = prev.as_ref().map(|p| p.mod_rev);
-    let prev_value = prev.map(|p| Bytes::from(p.value));
+    let prev_value = prev.map(|p| p.value);
     // The replaced value is the row at `prev_mod_rev` (a delete's own value): stored
     // again only when that row is compacted away (see `schema`).
     let stored_prev = match (kind, prev_mod_rev) {
@@ -298,7 +342,7 @@ fn apply(
     ])?;
     *rev = new_rev;
     let kv = KeyValue {
-        key: key.clone(),
+        key: key.to_owned(),
         value: value.clone(),
         create_revision: create_rev,
         mod_revision: new_rev,
@@ -306,7 +350,7 @@ fn apply(
     let event = Event {
         revision: new_rev,
         kind,
-        key: key.clone(),
+        key: key.to_owned(),
         value,
         prev_value,
     };

@@ -16,6 +16,7 @@ fn open_small(dir: &Path, history_len: u64) -> Store {
     let opts = Options {
         history_len,
         watch_buffer: 1,
+        ..Options::default()
     };
     Store::open(&dir.join("store.db"), opts).expect("open")
 }

@@ -68,9 +68,11 @@ async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize, small: bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let opts = if small {
+        // A cache of a few entries: eviction and refills on almost every write.
         Options {
             history_len: 5,
             watch_buffer: 1,
+            cache_bytes: 3 * 120,
         }
     } else {
         Options::default()

@@ -18,6 +18,7 @@ fn open_with(dir: &Path, history_len: u64, watch_buffer: usize) -> Store {
     let opts = Options {
         history_len,
         watch_buffer,
+        ..Options::default()
     };
     Store::open(&dir.join("store.db"), opts).expect("open")
 }

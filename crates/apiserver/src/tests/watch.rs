@@ -245,6 +245,7 @@ async fn expired_revision_is_an_error_event() {
         store::Options {
             history_len: 4,
             watch_buffer: 4,
+            ..Default::default()
         },
         None,
     )
