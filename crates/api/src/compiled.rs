@@ -2,7 +2,8 @@
 //! (lazily, at the first use of one of its resources) into positions (a property, items or
 //! additional-properties node as written) that already know what they are and the shape they
 //! resolve to (sorted fields, items, additional properties, defaults). Server-side apply's
-//! `Ty` and [`crate::schema::drop_empty_collections`] walk it without hashing a schema key.
+//! `Ty`, [`crate::schema::drop_empty_collections`] and [`crate::schema::unknown_fields`] walk
+//! it without hashing a schema key.
 
 use crate::resource::{self, ResourceInfo};
 use serde_json::{Map, Value};
@@ -41,6 +42,8 @@ pub(crate) struct Position {
 pub(crate) struct Shape {
     /// Whether it has a `properties` object (a struct, even without fields).
     pub(crate) has_properties: bool,
+    /// `x-kubernetes-preserve-unknown-fields: true`: the strict field check stops here.
+    pub(crate) preserve_unknown: bool,
     /// Declared properties, sorted by name, with their positions.
     pub(crate) fields: Vec<(&'static str, u32)>,
     /// `additionalProperties` when it is a schema: a map.
@@ -193,7 +196,13 @@ impl Compiled {
         let id = self.shapes.len() as u32;
         self.shapes.push(Shape::default());
         memo.shapes.insert(key, id);
-        let mut shape = Shape::default();
+        let mut shape = Shape {
+            preserve_unknown: node
+                .get("x-kubernetes-preserve-unknown-fields")
+                .and_then(Value::as_bool)
+                == Some(true),
+            ..Shape::default()
+        };
         if let Some(props) = node.get("properties").and_then(Value::as_object) {
             shape.has_properties = true;
             for (k, p) in props {

@@ -558,17 +558,12 @@ pub fn root() -> Value {
 /// Fields of `obj` that the schema of `r`'s kind does not define, as the strict decoder names
 /// them: `spec.failedJobHistoryLimit`, `spec.template.spec.containers[0].bogusField`.
 pub fn unknown_fields(r: &ResourceInfo, obj: &Value) -> Vec<String> {
-    let group_path = if r.group.is_empty() {
-        format!("api/{}", r.version)
-    } else {
-        format!("apis/{}/{}", r.group, r.version)
-    };
-    let Some(doc) = document(&group_path) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    if let Some(schema) = doc.schemas.get(&schema_name(r)) {
-        walk(&doc.schemas, schema, obj, &mut String::new(), &mut out, 0);
+    let Some(c) = Compiled::of(r.group, r.version) else {
+        return out;
+    };
+    if let Some(root) = c.resolved_root(r.kind) {
+        walk(c, root, obj, &mut String::new(), &mut out, 0);
     }
     out
 }
@@ -581,11 +576,6 @@ pub fn components(r: &ResourceInfo) -> Option<&'static Map<String, Value>> {
         format!("apis/{}/{}", r.group, r.version)
     };
     document(&group_path).map(|d| &d.schemas)
-}
-
-/// Follows `$ref` and single-element `allOf` wrappers to the schema they name.
-fn resolve<'a>(schemas: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
-    resolve_named(Some(schemas), s).1
 }
 
 /// Follows `$ref`s into `schemas` and single-element `allOf` wrappers; returns the name of the
@@ -614,37 +604,19 @@ pub fn resolve_named<'a>(
     (name, s)
 }
 
-/// The strict field check's walk. `path` is the field path so far, extended and truncated
-/// in place (no string is allocated for a known field).
-fn walk(
-    schemas: &Map<String, Value>,
-    schema: &Value,
-    v: &Value,
-    path: &mut String,
-    out: &mut Vec<String>,
-    depth: usize,
-) {
+/// The strict field check's walk over the compiled schemas. `path` is the field path so far,
+/// extended and truncated in place (no string is allocated for a known field).
+fn walk(c: &Compiled, pos: u32, v: &Value, path: &mut String, out: &mut Vec<String>, depth: usize) {
     if depth > 64 {
         return;
     }
-    let schema = resolve(schemas, schema);
-    if schema
-        .get("x-kubernetes-preserve-unknown-fields")
-        .and_then(Value::as_bool)
-        == Some(true)
-    {
+    let shape = c.shape_of(pos);
+    if shape.preserve_unknown {
         return;
     }
     match v {
         Value::Object(map) => {
-            let (props, additional) = match schema.get("properties").and_then(Value::as_object) {
-                Some(p) => (Some(p), None),
-                None => (
-                    None,
-                    schema.get("additionalProperties").filter(|a| a.is_object()),
-                ),
-            };
-            if props.is_none() && additional.is_none() {
+            if !shape.has_properties && shape.additional.is_none() {
                 return;
             }
             for (k, child) in map {
@@ -653,23 +625,23 @@ fn walk(
                     path.push('.');
                 }
                 path.push_str(k);
-                match (props, additional) {
-                    (Some(props), _) => match props.get(k) {
-                        Some(ps) => walk(schemas, ps, child, path, out, depth + 1),
+                if shape.has_properties {
+                    match shape.field(k) {
+                        Some(p) => walk(c, p, child, path, out, depth + 1),
                         None => out.push(path.clone()),
-                    },
-                    (None, Some(ap)) => walk(schemas, ap, child, path, out, depth + 1),
-                    (None, None) => {}
+                    }
+                } else if let Some(ap) = shape.additional {
+                    walk(c, ap, child, path, out, depth + 1);
                 }
                 path.truncate(len);
             }
         }
         Value::Array(items) => {
-            if let Some(is) = schema.get("items") {
+            if let Some(is) = shape.items {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     let _ = write!(path, "[{i}]");
-                    walk(schemas, is, item, path, out, depth + 1);
+                    walk(c, is, item, path, out, depth + 1);
                     path.truncate(len);
                 }
             }
@@ -746,6 +718,76 @@ mod tests {
             "spec": {"template": {"spec": {"securityContext": {}, "containers": [{"name": "c", "resources": {}}],
                      "volumes": [{"name": "v", "emptyDir": {}}]}}}})
         );
+    }
+
+    /// Follows `$ref` and single-element `allOf` wrappers to the schema they name.
+    fn resolve<'a>(schemas: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
+        resolve_named(Some(schemas), s).1
+    }
+
+    /// [`unknown_fields`]' walk as it was, on the JSON schemas: the reference for the
+    /// compiled walk.
+    fn walk_json(
+        schemas: &Map<String, Value>,
+        schema: &Value,
+        v: &Value,
+        path: &mut String,
+        out: &mut Vec<String>,
+        depth: usize,
+    ) {
+        if depth > 64 {
+            return;
+        }
+        let schema = resolve(schemas, schema);
+        if schema
+            .get("x-kubernetes-preserve-unknown-fields")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                let (props, additional) = match schema.get("properties").and_then(Value::as_object)
+                {
+                    Some(p) => (Some(p), None),
+                    None => (
+                        None,
+                        schema.get("additionalProperties").filter(|a| a.is_object()),
+                    ),
+                };
+                if props.is_none() && additional.is_none() {
+                    return;
+                }
+                for (k, child) in map {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    match (props, additional) {
+                        (Some(props), _) => match props.get(k) {
+                            Some(ps) => walk_json(schemas, ps, child, path, out, depth + 1),
+                            None => out.push(path.clone()),
+                        },
+                        (None, Some(ap)) => walk_json(schemas, ap, child, path, out, depth + 1),
+                        (None, None) => {}
+                    }
+                    path.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                if let Some(is) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        let len = path.len();
+                        let _ = write!(path, "[{i}]");
+                        walk_json(schemas, is, item, path, out, depth + 1);
+                        path.truncate(len);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// [`drop_empty_collections`] as it was, on the JSON schemas: the reference for the
@@ -859,6 +901,27 @@ mod tests {
             changed > 100,
             "only {changed} samples had something to drop"
         );
+    }
+
+    #[test]
+    fn the_compiled_field_check_finds_what_the_json_schemas_walk_finds() {
+        let mut unknown = 0;
+        for r in resource::RESOURCES {
+            let Some(defs) = components(r) else { continue };
+            let Some(schema) = defs.get(&schema_name(r)) else {
+                continue;
+            };
+            for seed in 0..40u64 {
+                let mut n = seed;
+                let obj = sample(defs, schema, 0, &mut n);
+                let mut want = Vec::new();
+                walk_json(defs, schema, &obj, &mut String::new(), &mut want, 0);
+                let got = unknown_fields(r, &obj);
+                assert_eq!(got, want, "{} {obj}", r.kind);
+                unknown += got.len();
+            }
+        }
+        assert!(unknown > 1000, "only {unknown} unknown fields found");
     }
 
     #[test]
