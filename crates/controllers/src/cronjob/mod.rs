@@ -282,9 +282,9 @@ struct CreatedMeta {
     resource_version: Option<String>,
 }
 
-/// Creates `job` in `namespace` (`Api::create`'s request) and reads back only its reference: the answer's
-/// spec, status and managedFields are skipped, not decoded into a typed Job that would be
-/// dropped at once (one per due CronJob in a crowded minute).
+/// Creates `job` in `namespace` (`Api::create`'s request) and reads back only its
+/// reference: the answer's spec, status and managedFields are skipped, not decoded into a
+/// typed Job that would be dropped at once (one per due CronJob in a crowded minute).
 async fn create_job(
     client: &Client,
     namespace: &str,
