@@ -68,8 +68,13 @@ impl RateLimit {
     }
 }
 
-/// Most delayed keys moved to the ready queue by one [`WorkQueue::get`].
-const PROMOTE_BATCH: usize = 64;
+/// Most delayed keys moved to the ready queue by one [`WorkQueue::get`]. One: when
+/// thousands are due at once, each `get` queues about as many as it hands out, so the cost
+/// of queueing them is spread over their syncs. With 64 per `get`, a worker loop with 64
+/// free slots queued 4,096 of 10,000 CronJobs due in one minute (hashing and cloning each
+/// key) before the first sync ran: the first Job came 30-60 ms after the minute
+/// (BENCHMARKS.md finding 39).
+const PROMOTE_PER_GET: usize = 1;
 
 /// A queue of keys for workers. Cheap to clone; clones share the queue.
 #[derive(Debug)]
@@ -241,7 +246,7 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
                 if st.shutting_down {
                     return None;
                 }
-                st.promote(Instant::now(), PROMOTE_BATCH);
+                st.promote(Instant::now(), PROMOTE_PER_GET);
                 if let Some(key) = st.queue.pop_front() {
                     st.dirty.remove(&key);
                     st.processing.insert(key.clone());
@@ -629,12 +634,12 @@ mod tests {
         assert_eq!(q.get().await, None);
     }
 
-    /// Many keys due at once are handed out in their order, a batch at a time, and count in
-    /// the backlog until the last is handed out.
+    /// Many keys due at once are handed out in their order, queued as they are handed out
+    /// (not all at the first `get`), and count in the backlog until the last is handed out.
     #[tokio::test(start_paused = true)]
-    async fn many_due_keys_are_promoted_in_batches_and_counted() {
+    async fn many_due_keys_are_promoted_as_they_are_handed_out_and_counted() {
         let q = WorkQueue::new(LIMIT);
-        let n = 3 * PROMOTE_BATCH + 1;
+        let n = 200;
         for i in 0..n {
             q.add_after(i, Duration::from_secs(60) + Duration::from_micros(i as u64));
         }
@@ -642,12 +647,12 @@ mod tests {
         tokio::time::advance(Duration::from_secs(61)).await;
         assert_eq!(q.backlog(), 1, "due, not yet queued");
         let mut got = Vec::new();
-        // The first is handed out after one batch, not after all of them.
+        // The first is handed out without queueing the others.
         while got.len() < n {
             got.push(q.get().await.unwrap_or(usize::MAX));
             assert!(
-                q.len() < PROMOTE_BATCH * got.len(),
-                "promoted a batch at a time"
+                q.len() < PROMOTE_PER_GET * got.len(),
+                "promoted {PROMOTE_PER_GET} per get"
             );
             assert!(q.backlog() > 0 || got.len() == n);
         }

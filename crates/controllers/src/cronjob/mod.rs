@@ -10,9 +10,11 @@
 //! changes; a sync does not scan every Job.
 //!
 //! The shared cache keeps CronJobs without their Job template
-//! ([`crate::informers::slim_cronjob`]): a sync that creates a Job (or sees an unexpected
-//! one) reads the CronJob with a GET and plans again on what it read, so the Job comes from
-//! the stored template (one read per run; the plan is the same unless the CronJob changed).
+//! ([`crate::informers::slim_cronjob`]), and the template aside as JSON
+//! ([`JobTemplates`]): a sync that creates a Job decodes the template kept for the cached
+//! version, as the Go controller reads the CronJob from its lister. If none is kept for that
+//! version (or the sync sees an unexpected Job), it reads the CronJob with a GET and plans
+//! again on what it read.
 //!
 //! The syncs are the workers of a [`WorkQueue`] of CronJob keys, fed straight from the
 //! caches' changes: a CronJob's own, and its Jobs' (the controller reference). Each CronJob
@@ -56,7 +58,7 @@ pub mod times;
 
 use crate::events::{Event, Recorder};
 use crate::gate::{Creating, Gate};
-use crate::informers::{Informers, controller_ref, controller_uid};
+use crate::informers::{Informers, JobTemplates, controller_ref, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
 use informer::{Index, Next, RateLimit, Strip, WorkQueue};
@@ -69,7 +71,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use plan::{CronJobPlan, JobRef};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
@@ -94,6 +96,7 @@ struct Turn {
 struct Context {
     client: Client,
     cronjobs: Store<CronJob>,
+    templates: JobTemplates,
     job_index: Index<Job>,
     recorder: Recorder,
     gate: Arc<Gate>,
@@ -322,14 +325,21 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     let cj_api = Api::<CronJob>::namespaced(ctx.client.clone(), ns);
     let mut cj = Box::new((*obj).clone());
     let mut jobs = Box::pin(ctx.children(&jobs_api, &cj)).await?;
-    let now = Timestamp::now();
+    let (now, started) = (Timestamp::now(), Instant::now());
     let mut p = Box::new(plan::plan(&cj, &jobs, now));
     // Nothing to create: others' creates go on without this sync.
     let mut turn = p.create.is_some().then_some(turn);
     // The cached CronJob has no Job template (`informers::slim_cronjob`): a sync that
-    // creates a Job reads the CronJob first and plans again on what it read.
-    if !p.unexpected.is_empty() || p.create.is_some() {
-        // Also: the cache may not have seen our own last status write yet (`GetCronJob`).
+    // creates a Job takes the one kept for this version and plans again with it.
+    let kept = p.unexpected.is_empty() && p.create.is_some();
+    if let Some(template) = kept.then(|| ctx.templates.get(&cj)).flatten() {
+        if let Some(spec) = cj.spec.as_mut() {
+            spec.job_template = template;
+        }
+        *p = plan::plan(&cj, &jobs, now);
+    } else if !p.unexpected.is_empty() || p.create.is_some() {
+        // None kept for this version, or an unexpected Job: read the CronJob (the cache
+        // may not have seen our own last status write yet: `GetCronJob`).
         let mut fresh = match Box::pin(cj_api.get(&name)).await {
             Ok(c) => Box::new(c),
             Err(e) if is_code(&e, 404) => return Ok(Next::AwaitChange),
@@ -373,7 +383,11 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
         }
     }
     created?;
-    Ok(p.requeue_after.map_or(Next::AwaitChange, Next::After))
+    // The delay counts from the plan's `now`, not from the end of this sync: a sync slowed
+    // down by a crowd must not wake the next run late.
+    Ok(p.requeue_after.map_or(Next::AwaitChange, |d| {
+        Next::After(d.saturating_sub(started.elapsed()))
+    }))
 }
 
 /// One key's sync, in its `turn`: the cached CronJob's (a CronJob no longer cached needs
@@ -395,15 +409,22 @@ fn controller_key(j: &Job) -> Option<ObjectRef<CronJob>> {
 }
 
 /// Feeds the caches' changes to the queue until shutdown: a CronJob's change adds its key
-/// (a deletion too, whose sync finds nothing), a Job's change its controlling CronJob's.
+/// (a deletion too, whose sync finds nothing, and whose kept template is dropped), a Job's
+/// change its controlling CronJob's.
 async fn feed(
+    templates: &JobTemplates,
     cronjob_changes: informer::Subscription<CronJob>,
     job_changes: informer::Subscription<Job>,
     queue: &WorkQueue<ObjectRef<CronJob>>,
     shutdown: &CancellationToken,
 ) {
     let mut changes = futures::stream::select(
-        cronjob_changes.map(|c| Some(ObjectRef::from_obj(c.object().as_ref()))),
+        cronjob_changes.map(|c| {
+            if let (true, Some(uid)) = (c.is_deleted(), c.object().metadata.uid.as_deref()) {
+                templates.forget(uid);
+            }
+            Some(ObjectRef::from_obj(c.object().as_ref()))
+        }),
         job_changes.map(|c| controller_key(c.object())),
     );
     loop {
@@ -434,6 +455,7 @@ pub async fn run(
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
         cronjobs: informers.cronjobs.store(),
+        templates: informers.cronjob_templates.clone(),
         job_index: informers.jobs.index(cronjob_uid),
         gate,
     });
@@ -467,7 +489,13 @@ pub async fn run(
         ctx.gate.wake();
     };
     tokio::join!(
-        feed(cronjob_changes, job_changes, &queue, &shutdown),
+        feed(
+            &ctx.templates,
+            cronjob_changes,
+            job_changes,
+            &queue,
+            &shutdown
+        ),
         work,
         release
     );

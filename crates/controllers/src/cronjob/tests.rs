@@ -579,6 +579,34 @@ fn the_cached_cronjob_without_its_template_plans_the_same_but_the_job() {
     }
 }
 
+/// The template kept aside for the cached version makes the Job the stored CronJob makes;
+/// for another version none is kept (the sync then reads the CronJob); a deletion forgets it.
+#[test]
+fn kept_templates_are_those_of_the_cached_version() {
+    let mut stored = cronjob(json!({}), json!({}));
+    stored.metadata.resource_version = Some("7".into());
+    let templates = crate::informers::JobTemplates::default();
+    templates.keep(&stored);
+    let mut cached = stored.clone();
+    crate::informers::slim_cronjob(&mut cached);
+    let kept = templates.get(&cached).expect("kept for version 7");
+    assert_eq!(Some(&kept), stored.spec.as_ref().map(|s| &s.job_template));
+    let mut filled = cached.clone();
+    if let Some(spec) = filled.spec.as_mut() {
+        spec.job_template = kept;
+    }
+    let (jobs, now) = (Vec::<Job>::new(), ts("2025-06-02T10:01:30Z"));
+    let p = plan(&filled, &jobs, now);
+    assert!(p.create.is_some());
+    assert_eq!(p, plan(&stored, &jobs, now));
+    let mut newer = cached.clone();
+    newer.metadata.resource_version = Some("8".into());
+    assert_eq!(templates.get(&newer), None, "another version's");
+    templates.forget(UID);
+    assert_eq!(templates.get(&cached), None);
+    assert!(templates.is_empty());
+}
+
 /// A due CronJob's sync stays alive, waiting for the minute's other creates, until they are
 /// all made (one per due CronJob: 10,000 in the benchmark's minute). Its future was 18 KB,
 /// then 5.2 KB; each page of it is fresh memory the minute touches (BENCHMARKS.md findings
@@ -597,6 +625,7 @@ async fn a_waiting_sync_is_small() {
         recorder: crate::events::Recorder::new(client.clone(), super::COMPONENT),
         client,
         cronjobs: informers.cronjobs.store(),
+        templates: informers.cronjob_templates.clone(),
         job_index: informers.jobs.index(super::cronjob_uid),
         gate: Arc::clone(&gate),
     });
