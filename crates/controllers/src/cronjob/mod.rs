@@ -78,12 +78,14 @@ use tokio_util::sync::CancellationToken;
 /// The component name of events and the field manager of writes.
 pub const COMPONENT: &str = "cronjob-controller";
 
-/// Syncs between their start and their create's answer at one time (a CronJob due is read
-/// with a GET, then its Job is created): enough for the store to commit many creates per
-/// fsync, few enough that the first Job of a minute is not queued behind thousands of GETs
-/// (nor the watch that reports it behind thousands of runnable tasks). 64 kept two cores
-/// busier than 32 while creates waited for their commit (BENCHMARKS.md finding 31).
-pub const CONCURRENT_SYNCS: usize = 64;
+/// Syncs between their start and their create's answer at one time: enough for the store
+/// to commit many creates per fsync, few enough that the first Job of a minute is not
+/// queued behind thousands of creates (nor the watch that reports it behind thousands of
+/// runnable tasks). 64 kept two cores busier than 32 while creates waited for their commit
+/// (BENCHMARKS.md finding 31); once a due sync no longer reads its CronJob, 128 made the
+/// commits bigger and fewer (the pages every commit writes again: finding 40), 256 no
+/// better.
+pub const CONCURRENT_SYNCS: usize = 128;
 
 /// A sync's turn: one of the queue's [`CONCURRENT_SYNCS`] slots, and a create counted by the
 /// [`Gate`], held from the sync's start until its create is answered (or it has nothing to
