@@ -332,13 +332,13 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     // Nothing to create: others' creates go on without this sync.
     let mut turn = p.create.is_some().then_some(turn);
     // The cached CronJob has no Job template (`informers::slim_cronjob`): a sync that
-    // creates a Job takes the one kept for this version and plans again with it.
+    // creates a Job takes the one kept for this version and makes the Job from it.
     let kept = p.unexpected.is_empty() && p.create.is_some();
     if let Some(template) = kept.then(|| ctx.templates.get(&cj)).flatten() {
         if let Some(spec) = cj.spec.as_mut() {
             spec.job_template = template;
         }
-        *p = plan::plan(&cj, &jobs, now);
+        p.remake_job(&cj);
     } else if !p.unexpected.is_empty() || p.create.is_some() {
         // None kept for this version, or an unexpected Job: read the CronJob (the cache
         // may not have seen our own last status write yet: `GetCronJob`).

@@ -489,8 +489,8 @@ fn impossible_schedules_and_deleted_cronjobs() {
 
 #[test]
 fn the_cached_cronjob_without_its_template_plans_the_same_but_the_job() {
-    // (case, spec, status, children, now): the shell plans on the cached CronJob, and
-    // again on the one it reads when the plan creates a Job.
+    // (case, spec, status, children, now): the shell plans on the cached CronJob, then
+    // makes the Job from the template kept aside (or plans again on the CronJob it reads).
     type Case = (&'static str, Value, Value, Vec<Job>, &'static str);
     let cases: Vec<Case> = vec![
         (
@@ -570,6 +570,9 @@ fn the_cached_cronjob_without_its_template_plans_the_same_but_the_job() {
             (p, c)
         };
         assert_eq!(without_job(&slim), without_job(&full), "{name}");
+        let mut remade = slim.clone();
+        remade.remake_job(&stored);
+        assert_eq!(remade, full, "{name}: the Job made again from the template");
         // The shell reads the CronJob before it creates: only a stored one makes a Job.
         if let Some(c) = &full.create {
             assert!(c.job.spec.is_some(), "{name}");
@@ -595,9 +598,11 @@ fn kept_templates_are_those_of_the_cached_version() {
     if let Some(spec) = filled.spec.as_mut() {
         spec.job_template = kept;
     }
+    // The shell plans on the cached CronJob, then makes the Job again from the kept template.
     let (jobs, now) = (Vec::<Job>::new(), ts("2025-06-02T10:01:30Z"));
-    let p = plan(&filled, &jobs, now);
-    assert!(p.create.is_some());
+    let mut p = plan(&cached, &jobs, now);
+    p.remake_job(&filled);
+    assert!(p.create.as_ref().is_some_and(|c| c.job.spec.is_some()));
     assert_eq!(p, plan(&stored, &jobs, now));
     let mut newer = cached.clone();
     newer.metadata.resource_version = Some("8".into());
