@@ -83,7 +83,7 @@ pub const COMPONENT: &str = "cronjob-controller";
 /// queued behind thousands of creates (nor the watch that reports it behind thousands of
 /// runnable tasks). 64 kept two cores busier than 32 while creates waited for their commit
 /// (BENCHMARKS.md finding 31); once a due sync no longer reads its CronJob, 128 made the
-/// commits bigger and fewer (the pages every commit writes again: finding 40), 256 no
+/// commits bigger and fewer (the pages every commit writes again: finding 41), 256 no
 /// better.
 pub const CONCURRENT_SYNCS: usize = 128;
 
