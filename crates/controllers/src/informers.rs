@@ -119,7 +119,8 @@ pub struct JobTemplates(Arc<Mutex<HashMap<String, KeptTemplate>>>);
 #[derive(Debug)]
 struct KeptTemplate {
     resource_version: String,
-    json: Box<[u8]>,
+    /// Shared, so that a sync decodes it outside the lock.
+    json: Arc<[u8]>,
 }
 
 impl JobTemplates {
@@ -142,7 +143,7 @@ impl JobTemplates {
         };
         let kept = KeptTemplate {
             resource_version: rv.clone(),
-            json: json.into_boxed_slice(),
+            json: json.into(),
         };
         self.entries().insert(uid.clone(), kept);
     }
@@ -152,9 +153,12 @@ impl JobTemplates {
     pub fn get(&self, cj: &CronJob) -> Option<JobTemplateSpec> {
         let uid = cj.metadata.uid.as_ref()?;
         let rv = cj.metadata.resource_version.as_ref()?;
-        let entries = self.entries();
-        let kept = entries.get(uid).filter(|k| &k.resource_version == rv)?;
-        serde_json::from_slice(&kept.json).ok()
+        let json = {
+            let entries = self.entries();
+            let kept = entries.get(uid).filter(|k| &k.resource_version == rv)?;
+            Arc::clone(&kept.json)
+        };
+        serde_json::from_slice(&json).ok()
     }
 
     /// Drops the template of the CronJob `uid` (deleted).

@@ -76,6 +76,30 @@ impl RateLimit {
 /// (BENCHMARKS.md finding 39).
 const PROMOTE_PER_GET: usize = 1;
 
+/// How early a delayed key's wait hands over from tokio's timer to the OS's: tokio's timer
+/// wheel fires on the first millisecond tick at or after a deadline, and its driver parks
+/// for whole milliseconds, so its wake-ups come 1-2 ms late (2 ms for the minute's first
+/// CronJob: BENCHMARKS.md finding 42).
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+
+/// Waits until `at` within the OS timer's precision (tens of microseconds): tokio's timer
+/// until [`TIMER_SLACK`] before it, then a thread of the blocking pool sleeps the rest.
+/// One such wait runs per distinct deadline a worker waits for (a crowd of keys due at
+/// the same instant shares it). With a paused test clock (which the blocking sleep does
+/// not advance) the last step is tokio's timer again, so tests see exact delays.
+async fn sleep_until_precisely(at: Instant) {
+    if let Some(early) = at.checked_sub(TIMER_SLACK) {
+        tokio::time::sleep_until(early).await;
+    }
+    let rest = at.saturating_duration_since(Instant::now());
+    if !rest.is_zero() && rest <= TIMER_SLACK {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+    }
+    if Instant::now() < at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
 /// A queue of keys for workers. Cheap to clone; clones share the queue.
 #[derive(Debug)]
 pub struct WorkQueue<K> {
@@ -258,7 +282,7 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
                 Some(at) => {
                     tokio::select! {
                         () = &mut woken => {}
-                        () = tokio::time::sleep_until(at) => {}
+                        () = sleep_until_precisely(at) => {}
                     }
                 }
                 None => woken.await,
@@ -563,6 +587,22 @@ mod tests {
         // The superseded timers fired nothing.
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(drain(&q), Vec::<&str>::new());
+    }
+
+    #[tokio::test]
+    async fn a_delayed_key_on_the_real_clock_is_never_handed_out_early() {
+        // Its last part is waited on the blocking pool's thread, not tokio's timer.
+        let q = WorkQueue::new(RateLimit::CLIENT_GO);
+        for delay_ms in [1, 2, 3, 7] {
+            let due = Instant::now() + Duration::from_millis(delay_ms);
+            q.add_after("k", Duration::from_millis(delay_ms));
+            assert_eq!(q.get().await, Some("k"));
+            assert!(
+                Instant::now() >= due,
+                "handed out before its delay of {delay_ms} ms"
+            );
+            q.done(&"k");
+        }
     }
 
     #[tokio::test(start_paused = true)]

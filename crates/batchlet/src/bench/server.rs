@@ -37,7 +37,19 @@ impl ServerProcess {
     pub fn start_with(api_only: bool, extra: &[String]) -> Result<ServerProcess> {
         let dir = tempfile::tempdir().context("tempdir")?;
         let exe = std::env::current_exe().context("current exe")?;
-        let mut child = Command::new(exe)
+        // A profiler to run the server under (`heaptrack`, `perf record -g --`): the
+        // wrapper's words, then the server's command line.
+        let wrapper = std::env::var("BATCHLET_BENCH_SERVER_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .args(["server", "--insecure-http", "--listen", "127.0.0.1:0"])
             .args(["--node-name", NODE, "--data-dir"])
             .arg(dir.path())
@@ -49,12 +61,22 @@ impl ServerProcess {
             .spawn()
             .context("starting batchlet server")?;
         let stdout = child.stdout.take().context("server stdout")?;
+        // The server's first line names its kubeconfig; a wrapper may print before it.
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .context("reading the server's first line")?;
-        let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") else {
-            bail!("unexpected server output: {line:?}");
+        let mut skipped = 0;
+        let path = loop {
+            line.clear();
+            stdout
+                .read_line(&mut line)
+                .context("reading the server's first line")?;
+            if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
+                break path;
+            }
+            skipped += 1;
+            if line.is_empty() || skipped > 20 {
+                bail!("unexpected server output: {line:?}");
+            }
         };
         let kubeconfig = std::fs::read_to_string(path).context("reading the kubeconfig")?;
         let field = |k: &str| {

@@ -62,7 +62,7 @@ use crate::informers::{Informers, JobTemplates, controller_ref, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
 use informer::{Index, Next, RateLimit, Strip, WorkQueue};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::batch::v1::{CronJob, Job, JobTemplateSpec};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -221,7 +221,7 @@ impl Context {
 async fn create(
     ctx: &Context,
     api: &Api<Job>,
-    cj: &CronJob,
+    cj: &mut CronJob,
     p: &mut CronJobPlan,
     turn: Option<Turn>,
 ) -> std::result::Result<(), kube::Error> {
@@ -238,6 +238,15 @@ async fn create(
     let ns = cj.metadata.namespace.as_deref().unwrap_or("default");
     let made = Box::pin(create_job(&ctx.client, ns, &pp, &c.job)).await;
     drop(turn);
+    // The Job is sent: neither it nor the template it came from is kept while this sync
+    // waits for the minute's other creates (one sync per due CronJob in a crowded minute).
+    // The status write that follows carries the CronJob as cached, without its template:
+    // the status subresource keeps the stored spec, whatever the body says.
+    let scheduled = c.scheduled;
+    drop(c);
+    if let Some(spec) = cj.spec.as_mut() {
+        spec.job_template = JobTemplateSpec::default();
+    }
     let made = match made {
         Ok(r) => {
             // Other CronJobs' Jobs of this minute first; this one's Event and status next.
@@ -267,7 +276,7 @@ async fn create(
         }
     };
     p.status.active.get_or_insert_with(Vec::new).push(made);
-    p.status.last_schedule_time = Some(Time(c.scheduled));
+    p.status.last_schedule_time = Some(Time(scheduled));
     p.status_changed = true;
     Ok(())
 }
@@ -368,7 +377,7 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
             )));
         }
     }
-    let created = create(ctx, &jobs_api, &cj, &mut p, turn).await;
+    let created = create(ctx, &jobs_api, &mut cj, &mut p, turn).await;
     if p.status_changed {
         let mut next = cj.clone();
         next.status = Some(p.status.clone());
