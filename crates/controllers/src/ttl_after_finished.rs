@@ -44,6 +44,18 @@ pub fn finished_at(job: &Job) -> Option<Timestamp> {
         .map(|t| t.0)
 }
 
+/// Whether `job` is queued at all (Go's `needsCleanup`, checked by its event handlers): not
+/// being deleted, finished, with a TTL. A Job of a crowded minute (10,000 CronJobs due at
+/// once) is none of these, and costs the controller no sync.
+pub fn needs_cleanup(job: &Job) -> bool {
+    job.metadata.deletion_timestamp.is_none()
+        && job
+            .spec
+            .as_ref()
+            .is_some_and(|s| s.ttl_seconds_after_finished.is_some())
+        && finished_at(job).is_some()
+}
+
 /// Decides what to do with `job` at `now` (`processJob` / `timeLeft`).
 pub fn plan(job: &Job, now: Timestamp) -> TtlAction {
     if job.metadata.deletion_timestamp.is_some() {
@@ -129,7 +141,11 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
             };
             match change {
                 None => return,
-                Some(Change::Applied(job)) => queue.add(ObjectRef::from_obj(job.as_ref())),
+                // As Go's `addJob` / `updateJob`: only a Job this controller may delete.
+                Some(Change::Applied(job)) if needs_cleanup(&job) => {
+                    queue.add(ObjectRef::from_obj(job.as_ref()));
+                }
+                Some(Change::Applied(_)) => {}
                 Some(Change::Deleted(_)) => {}
             }
         }
@@ -268,6 +284,9 @@ mod tests {
         ];
         for (name, j, now, want) in cases {
             assert_eq!(plan(j, at(*now)), *want, "{name}");
+            // Queued exactly when some time may delete it.
+            let queued = *want != TtlAction::Nothing;
+            assert_eq!(needs_cleanup(j), queued, "{name}: queued");
         }
     }
 }

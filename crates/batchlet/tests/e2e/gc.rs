@@ -347,3 +347,36 @@ fn pod_gc_deletes_the_oldest_terminated_pods_beyond_the_threshold() {
     names.sort();
     assert_eq!(names, ["pod/p-0-running", "pod/p-3", "pod/p-4"]);
 }
+
+/// A dependent whose owner does not exist (never did, or another object has its name now)
+/// is collected; one whose owner stands is kept, as on a cluster.
+#[test]
+fn a_dependent_of_a_missing_owner_is_collected() {
+    if !kubectl_available() {
+        return;
+    }
+    let s = Server::start();
+    create_json(
+        &s,
+        &serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gc-standing"}}),
+    );
+    let standing = uid_of(&s, "", "node/gc-standing");
+    let lease = |name: &str, owner: &str, uid: &str| {
+        serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [{
+                "apiVersion": "v1", "kind": "Node", "name": owner, "uid": uid
+            }]},
+            "spec": {"holderIdentity": name}
+        })
+    };
+    let other_uid = "6b0f2a3e-0000-4000-8000-000000000001";
+    create_json(&s, &lease("kept", "gc-standing", &standing));
+    create_json(&s, &lease("never-owned", "gc-never-was", other_uid));
+    create_json(&s, &lease("renamed-owner", "gc-standing", other_uid));
+    eventually("the leases of missing owners are collected", || {
+        !exists(&s, "kube-node-lease", "lease/never-owned")
+            && !exists(&s, "kube-node-lease", "lease/renamed-owner")
+    });
+    assert!(exists(&s, "kube-node-lease", "lease/kept"));
+}

@@ -216,6 +216,25 @@ impl Collector {
         Ok(state)
     }
 
+    /// Whether each of `owners` is cached, with its uid, and not waiting for its
+    /// dependents ([`OwnerState::Solid`] without a live read; an owner of a kind batchlet
+    /// does not serve counts as standing, as in [`owner`](Self::owner)).
+    fn owners_stand(&self, dependent_ns: Option<&str>, owners: &[OwnerReference]) -> bool {
+        owners.iter().all(|r| {
+            let Some(kind) = Kind::of_reference(&r.api_version, &r.kind) else {
+                return true;
+            };
+            let ns = match plan::owner_place(dependent_ns, kind.0.namespaced) {
+                OwnerPlace::Namespace(ns) => ns,
+                OwnerPlace::Cluster => "",
+                OwnerPlace::Nowhere => return false,
+            };
+            let key = (ns.to_owned(), r.name.clone());
+            self.cached(kind, &key)
+                .is_some_and(|m| m.as_owner(&r.uid) == OwnerState::Solid)
+        })
+    }
+
     fn patch_params() -> PatchParams {
         PatchParams {
             field_manager: Some(MANAGER.into()),
@@ -290,7 +309,9 @@ impl Collector {
     fn on_change(&self, seen: Seen) {
         let uid = &seen.meta.uid;
         let referenced = self.referenced().contains(uid);
-        let wake = plan::wake(&seen.meta, seen.deleted, referenced);
+        let wake = plan::wake(&seen.meta, seen.deleted, referenced, || {
+            self.owners_stand(namespace(&seen.key), &seen.meta.owners)
+        });
         if !seen.deleted && !seen.meta.owners.is_empty() {
             let mut set = self.referenced();
             for r in &seen.meta.owners {
