@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params_from_iter};
 
-use crate::schema::{self, EVENT_SELECT, event_from_row};
+use crate::schema::{self, EVENT_SELECT, KV_VALUE, event_from_row};
 use crate::{Error, Event, KeyValue, ListOptions, ListResult, Result, Revision, lock};
 
 /// Idle read connections kept open.
@@ -112,8 +112,9 @@ impl Pool {
 
     pub(crate) fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         self.with(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {KV_VALUE}, create_rev, mod_rev FROM kv WHERE key = ?1"
+            ))?;
             let kv = stmt
                 .query_row([key], |r| {
                     Ok(KeyValue {
@@ -150,7 +151,7 @@ impl Pool {
             let (cond, [p1, p2, p3]) = key_conditions("key", prefix, opts.start_after.as_deref());
             let sql = if rev == current {
                 format!(
-                    "SELECT key, value, create_rev, mod_rev FROM kv WHERE {cond}
+                    "SELECT key, {KV_VALUE}, create_rev, mod_rev FROM kv WHERE {cond}
                      ORDER BY key LIMIT ?5"
                 )
             } else {
@@ -160,7 +161,7 @@ impl Pool {
                 // delete, or the value of the previous row `p` for an update.
                 // SQLite takes the bare columns from the row where MIN(rev) is found.
                 format!(
-                    "SELECT key, value, create_rev, mod_rev FROM kv
+                    "SELECT key, {KV_VALUE}, create_rev, mod_rev FROM kv
                        WHERE {cond} AND mod_rev <= ?4
                      UNION ALL
                      SELECT f.key,

@@ -2,7 +2,12 @@
 //! compaction point, tail of history for the watch ring).
 //!
 //! Tables:
-//! - `kv(key, value, create_rev, mod_rev)`: current state;
+//! - `kv(key, value, create_rev, mod_rev)`: current state. A key's value is NULL while
+//!   its history row (`rev = mod_rev`) holds it (schema 3): a write stores its value once,
+//!   in `history`, and `kv`'s rows stay small, so that a write in a random place of the
+//!   key space rewrites a page of small rows, not one of whole objects (BENCHMARKS.md
+//!   finding 45). Compaction copies the values of the rows it would delete into `kv`
+//!   first (index `kv_in_history` finds them). [`KV_VALUE`] reads a row's value either way;
 //! - `history(rev, key, kind, value, prev_value, create_rev, prev_mod_rev)`: one row per
 //!   write, contiguous revisions after the compaction point. `create_rev` is the key's
 //!   create revision at that write and `prev_mod_rev` its mod revision before it, so a
@@ -27,7 +32,10 @@ use crate::{Error, Event, EventKind, Options, Result, Revision};
 /// 2: `prev_value` is NULL unless the row at `prev_mod_rev` is compacted away. A schema 1
 ///    file needs no change (its rows all carry `prev_value`); a schema 1 program must not
 ///    open a schema 2 file, which the version number prevents.
-const SCHEMA_VERSION: i64 = 2;
+/// 3: `kv.value` is NULL while the key's last history row holds it. An older file's `kv`
+///    is rebuilt with a nullable `value` (every row keeps its value); an older program
+///    must not open a schema 3 file.
+const SCHEMA_VERSION: i64 = 3;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache of the write connection, KiB (SQLite's default is 2,000). Every write
 /// descends the `kv` and `history_key_rev` b-trees at a random key; with 16 KiB pages the
@@ -47,7 +55,7 @@ pub(crate) const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv(
     key TEXT PRIMARY KEY NOT NULL,
-    value BLOB NOT NULL,
+    value BLOB,
     create_rev INTEGER NOT NULL,
     mod_rev INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -61,8 +69,27 @@ CREATE TABLE IF NOT EXISTS history(
     prev_mod_rev INTEGER
 );
 CREATE INDEX IF NOT EXISTS history_key_rev ON history(key, rev);
+CREATE INDEX IF NOT EXISTS kv_in_history ON kv(mod_rev) WHERE value IS NULL;
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
+";
+
+/// A `kv` row's value (the table is named `kv`): its own, or its history row's.
+pub(crate) const KV_VALUE: &str =
+    "COALESCE(kv.value, (SELECT h.value FROM history h WHERE h.rev = kv.mod_rev))";
+
+/// Rebuilds a schema 1 or 2 `kv` (whose `value` is `NOT NULL`) as schema 3's, every row
+/// keeping its value.
+const KV_TO_SCHEMA_3: &str = "
+CREATE TABLE kv_3(
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB,
+    create_rev INTEGER NOT NULL,
+    mod_rev INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO kv_3(key, value, create_rev, mod_rev) SELECT key, value, create_rev, mod_rev FROM kv;
+DROP TABLE kv;
+ALTER TABLE kv_3 RENAME TO kv;
 ";
 
 /// Selects events for [`event_from_row`]: history rows `h`, each with the value it
@@ -178,6 +205,9 @@ fn open_inner(path: &Path, opts: &Options) -> Result<Opened> {
     }
     {
         let tx = conn.transaction()?;
+        if (1..3).contains(&version) {
+            tx.execute_batch(KV_TO_SCHEMA_3)?;
+        }
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::cache::Cache;
-use crate::schema::{Opened, kind_code};
+use crate::schema::{KV_VALUE, Opened, kind_code};
 use crate::watch::{Notifier, Shared};
 use crate::{Error, Event, EventKind, KeyValue, Options, Result, Revision};
 
@@ -172,6 +172,7 @@ impl Writer {
         let compact_to = compaction_target(compaction, rev);
         if let Some(target) = compact_to {
             keep_replaced_values(&tx, compaction.0, target)?;
+            keep_current_values(&tx, target)?;
             tx.execute("DELETE FROM history WHERE rev <= ?1", [target])?;
             tx.execute(
                 "UPDATE meta SET value = ?1 WHERE name = 'compacted'",
@@ -215,6 +216,16 @@ fn keep_replaced_values(
         .execute([compacted, target])
 }
 
+/// Before the history rows up to `target` are deleted: a key whose value is its history
+/// row's (see `schema`) gets it in `kv`. Index `kv_in_history` finds them.
+fn keep_current_values(tx: &Connection, target: Revision) -> rusqlite::Result<usize> {
+    tx.prepare_cached(KEEP_CURRENT_VALUES)?.execute([target])
+}
+
+const KEEP_CURRENT_VALUES: &str = "UPDATE kv
+    SET value = (SELECT h.value FROM history h WHERE h.rev = kv.mod_rev)
+    WHERE value IS NULL AND mod_rev <= ?1";
+
 const KEEP_REPLACED_VALUES: &str = "UPDATE history
     SET prev_value = (SELECT p.value FROM history p WHERE p.rev = history.prev_mod_rev)
     WHERE rev IN (
@@ -255,15 +266,17 @@ fn current(tx: &Connection, cache: Option<&Cache>, key: &str) -> rusqlite::Resul
             mod_rev: kv.mod_revision,
         }));
     }
-    tx.prepare_cached("SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1")?
-        .query_row([key], |r| {
-            Ok(Current {
-                value: Bytes::from(r.get::<_, Vec<u8>>(0)?),
-                create_rev: r.get(1)?,
-                mod_rev: r.get(2)?,
-            })
+    tx.prepare_cached(&format!(
+        "SELECT {KV_VALUE}, create_rev, mod_rev FROM kv WHERE key = ?1"
+    ))?
+    .query_row([key], |r| {
+        Ok(Current {
+            value: Bytes::from(r.get::<_, Vec<u8>>(0)?),
+            create_rev: r.get(1)?,
+            mod_rev: r.get(2)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 /// Applies one request: `Ok(Err(_))` is a failed check (nothing written). History
@@ -284,13 +297,14 @@ fn apply(
         Op::Update { .. } | Op::Delete { .. } => current(tx, cache, key)?,
     };
     let (kind, value, prev, create_rev) = match op {
+        // The value goes into the history row only; `kv`'s is NULL (see `schema`).
         Op::Create { key, value } => {
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)
+                    "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES (?1, NULL, ?2, ?2)
                      ON CONFLICT(key) DO NOTHING",
                 )?
-                .execute(params![key, value.as_ref(), new_rev])?;
+                .execute(params![key, new_rev])?;
             if inserted == 0 {
                 return Ok(Err(Error::AlreadyExists { key: key.clone() }));
             }
@@ -304,8 +318,8 @@ fn apply(
             if let Err(e) = check(key, current.as_ref(), *precondition) {
                 return Ok(Err(e));
             }
-            tx.prepare_cached("UPDATE kv SET value = ?2, mod_rev = ?3 WHERE key = ?1")?
-                .execute(params![key, value.as_ref(), new_rev])?;
+            tx.prepare_cached("UPDATE kv SET value = NULL, mod_rev = ?2 WHERE key = ?1")?
+                .execute(params![key, new_rev])?;
             (EventKind::Updated, value.clone(), current, 0)
         }
         Op::Delete { key, precondition } => {
@@ -359,25 +373,37 @@ fn apply(
 
 #[cfg(test)]
 mod tests {
-    use super::KEEP_REPLACED_VALUES;
+    use super::{KEEP_CURRENT_VALUES, KEEP_REPLACED_VALUES};
     use crate::{Options, Store};
+
+    fn query_plan(sql: &str, params: [i64; 2]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(Store::open(&path, Options::default()).unwrap());
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = stmt.parameter_count();
+        stmt.query_map(rusqlite::params_from_iter(&params[..n]), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Compaction finds the keys whose value is in a history row it deletes through
+    /// `kv_in_history`, without scanning `kv`.
+    #[test]
+    fn keeping_current_values_uses_the_partial_index() {
+        let plan = query_plan(KEEP_CURRENT_VALUES, [1, 0]);
+        let text = plan.join("\n");
+        assert!(plan.iter().all(|l| !l.contains("SCAN")), "{text}");
+        assert!(text.contains("kv_in_history"), "{text}");
+    }
 
     /// Compaction finds the rows to fill through the primary key and `history_key_rev`,
     /// without scanning the whole history.
     #[test]
     fn keeping_replaced_values_uses_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        drop(Store::open(&path, Options::default()).unwrap());
-        let c = rusqlite::Connection::open(&path).unwrap();
-        let mut stmt = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {KEEP_REPLACED_VALUES}"))
-            .unwrap();
-        let plan: Vec<String> = stmt
-            .query_map([1, 2], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plan = query_plan(KEEP_REPLACED_VALUES, [1, 2]);
         let text = plan.join("\n");
         assert!(plan.iter().all(|l| !l.contains("SCAN")), "{text}");
         assert!(text.contains("history_key_rev"), "{text}");

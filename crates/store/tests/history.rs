@@ -212,7 +212,7 @@ async fn schema_1_file_opens() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let s = open_small(dir.path(), 1000);
     assert_eq!(
         events(&s, 3, 2).await,
@@ -222,5 +222,66 @@ async fn schema_1_file_opens() {
         ]
     );
     assert_eq!(at(&s, 4), vec![("a".into(), b("a2"), 1, 3)]);
+    s.close().await;
+}
+
+/// A key's value lives in its last history row until compaction would delete that row:
+/// then `kv` keeps it. Reads from SQLite (no cache) see every key's value throughout,
+/// before and after compaction, at the current and an older revision, and after a restart.
+#[tokio::test]
+async fn current_values_survive_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let opts = Options {
+            history_len: 10,
+            watch_buffer: 1,
+            cache_bytes: 0,
+        };
+        Store::open(&dir.path().join("store.db"), opts).expect("open")
+    };
+    let s = open();
+    s.create("cold", b("c1")).await.unwrap(); // 1: compacted away below
+    s.create("warm", b("w1")).await.unwrap(); // 2
+    s.update("warm", b("w2"), None).await.unwrap(); // 3
+    s.create("gone", b("g1")).await.unwrap(); // 4
+    s.delete("gone", None).await.unwrap(); // 5
+    let current = |s: &Store| {
+        s.list("", &ListOptions::default())
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|kv| !kv.key.starts_with("hot"))
+            .map(|kv| (kv.key, kv.value, kv.create_revision, kv.mod_revision))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![
+        ("cold".into(), b("c1"), 1, 1),
+        ("warm".into(), b("w2"), 2, 3),
+    ];
+    assert_eq!(current(&s), want);
+    for i in 0..30 {
+        s.create(&format!("hot{i}"), b("h")).await.unwrap(); // 6..=35
+    }
+    // History now starts after revision 5 at least: "cold" and "warm" are in `kv` only.
+    assert!(matches!(s.watch("", 1), Err(Error::Expired { .. })));
+    assert_eq!(current(&s), want);
+    assert_eq!(s.get("cold").unwrap().unwrap().value, b("c1"));
+    assert_eq!(s.get("warm").unwrap().unwrap().value, b("w2"));
+    assert_eq!(s.get("gone").unwrap(), None);
+    s.update("warm", b("w3"), None).await.unwrap(); // 36: in history again
+    let older = at(&s, 35);
+    assert!(older.contains(&("warm".into(), b("w2"), 2, 3)), "{older:?}");
+    assert!(older.contains(&("cold".into(), b("c1"), 1, 1)), "{older:?}");
+    s.close().await;
+    drop(s);
+    let s = open();
+    assert_eq!(
+        current(&s),
+        vec![
+            ("cold".into(), b("c1"), 1, 1),
+            ("warm".into(), b("w3"), 2, 36)
+        ]
+    );
+    assert_eq!(s.get("warm").unwrap().unwrap().value, b("w3"));
     s.close().await;
 }
