@@ -78,6 +78,30 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A list at an older revision: the keys unchanged since `rev`, plus the state at `rev` of
+/// keys changed after it, from the first later event `f` of the key's life that was going
+/// on at `rev` (an update or delete whose `create_rev` is not after `rev`: index
+/// `history_key_changes`): the value it replaced, stored in the row, or the deleted value
+/// for a delete, or the value of the previous row `p` for an update. A key created after
+/// `rev` has none. SQLite takes the bare columns from the row where MIN(rev) is found.
+/// `cond` selects the keys (see [`key_conditions`]); ?4 is the revision, ?5 the limit.
+fn list_at_sql(cond: &str) -> String {
+    format!(
+        "SELECT key, {KV_VALUE}, create_rev, mod_rev FROM kv WHERE {cond} AND mod_rev <= ?4
+         UNION ALL
+         SELECT f.key,
+           COALESCE(f.prev_value, CASE f.kind WHEN 2 THEN f.value ELSE p.value END),
+           f.create_rev, f.prev_mod_rev
+         FROM (
+           SELECT key, MIN(rev), kind, value, prev_value, create_rev, prev_mod_rev
+           FROM history WHERE {cond} AND rev > ?4 AND kind != 0 AND create_rev <= ?4
+           GROUP BY key
+         ) f LEFT JOIN history p
+           ON f.kind = 1 AND f.prev_value IS NULL AND p.rev = f.prev_mod_rev
+         ORDER BY 1 LIMIT ?5"
+    )
+}
+
 impl Pool {
     pub(crate) fn new(path: &Path) -> Pool {
         Pool {
@@ -155,26 +179,7 @@ impl Pool {
                      ORDER BY key LIMIT ?5"
                 )
             } else {
-                // Keys unchanged since `rev`, plus the state at `rev` of keys changed
-                // after it, from their first later event `f` (absent if it is a create):
-                // the value it replaced, stored in the row, or the deleted value for a
-                // delete, or the value of the previous row `p` for an update.
-                // SQLite takes the bare columns from the row where MIN(rev) is found.
-                format!(
-                    "SELECT key, {KV_VALUE}, create_rev, mod_rev FROM kv
-                       WHERE {cond} AND mod_rev <= ?4
-                     UNION ALL
-                     SELECT f.key,
-                       COALESCE(f.prev_value, CASE f.kind WHEN 2 THEN f.value ELSE p.value END),
-                       f.create_rev, f.prev_mod_rev
-                     FROM (
-                       SELECT key, MIN(rev), kind, value, prev_value, create_rev, prev_mod_rev
-                       FROM history WHERE {cond} AND rev > ?4 GROUP BY key
-                     ) f LEFT JOIN history p
-                       ON f.kind = 1 AND f.prev_value IS NULL AND p.rev = f.prev_mod_rev
-                     WHERE f.kind != 0
-                     ORDER BY 1 LIMIT ?5"
-                )
+                list_at_sql(&cond)
             };
             let sql_limit = limit.map_or(-1, |l| to_i64(l as u64).saturating_add(1));
             let params = [
@@ -257,7 +262,7 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::{CACHE_KIB, Pool, prefix_successor};
+    use super::{CACHE_KIB, Connection, Pool, key_conditions, list_at_sql, prefix_successor};
 
     #[test]
     fn readers_do_not_map_the_file() {
@@ -276,6 +281,32 @@ mod tests {
             })
             .unwrap();
         assert_eq!((mmap, cache), (0, -CACHE_KIB));
+    }
+
+    /// A list at an older revision finds the keys' later events through
+    /// `history_key_changes`, without scanning history.
+    #[test]
+    fn lists_at_a_revision_use_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(crate::Store::open(&path, crate::Options::default()).unwrap());
+        let c = Connection::open(&path).unwrap();
+        let (cond, _) = key_conditions("key", "/jobs/", Some("/jobs/a"));
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", list_at_sql(&cond)))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(["/jobs/", "/jobs0", "/jobs/a", "5", "10"], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = plan.join("\n");
+        assert!(text.contains("history_key_changes"), "{text}");
+        assert!(
+            plan.iter()
+                .all(|l| !l.contains("SCAN history") && !l.contains("SCAN h ")),
+            "{text}"
+        );
     }
 
     #[test]

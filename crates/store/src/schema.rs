@@ -8,6 +8,8 @@
 //!   key space rewrites a page of small rows, not one of whole objects (BENCHMARKS.md
 //!   finding 45). Compaction copies the values of the rows it would delete into `kv`
 //!   first (index `kv_in_history` finds them). [`KV_VALUE`] reads a row's value either way;
+//!   index `history_key_changes` finds a key's updates and deletes (not its creates: a
+//!   create of a new key writes no page at a random place of it, only `kv`'s);
 //! - `history(rev, key, kind, value, prev_value, create_rev, prev_mod_rev)`: one row per
 //!   write, contiguous revisions after the compaction point. `create_rev` is the key's
 //!   create revision at that write and `prev_mod_rev` its mod revision before it, so a
@@ -34,11 +36,12 @@ use crate::{Error, Event, EventKind, Options, Result, Revision};
 ///    open a schema 2 file, which the version number prevents.
 /// 3: `kv.value` is NULL while the key's last history row holds it. An older file's `kv`
 ///    is rebuilt with a nullable `value` (every row keeps its value); an older program
-///    must not open a schema 3 file.
+///    must not open a schema 3 file. History's index by key (`history_key_rev` before)
+///    leaves out creates.
 const SCHEMA_VERSION: i64 = 3;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache of the write connection, KiB (SQLite's default is 2,000). Every write
-/// descends the `kv` and `history_key_rev` b-trees at a random key; with 16 KiB pages the
+/// descends the `kv` and `history_key_changes` b-trees at a random key; with 16 KiB pages the
 /// default held 125 pages, too few for the leaves a Job's running pods live on, and the
 /// writer re-read evicted ones (`pread`, ≈ 3 % of its time in a Job of 10,000 pods). Only the writer keeps its cache across
 /// transactions (nobody else writes), so only it gets a bigger one; it fills as pages are
@@ -68,7 +71,8 @@ CREATE TABLE IF NOT EXISTS history(
     create_rev INTEGER NOT NULL,
     prev_mod_rev INTEGER
 );
-CREATE INDEX IF NOT EXISTS history_key_rev ON history(key, rev);
+DROP INDEX IF EXISTS history_key_rev;
+CREATE INDEX IF NOT EXISTS history_key_changes ON history(key, rev) WHERE kind != 0;
 CREATE INDEX IF NOT EXISTS kv_in_history ON kv(mod_rev) WHERE value IS NULL;
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);

@@ -206,7 +206,7 @@ fn compaction_target((compacted, history_len): (Revision, u64), rev: Revision) -
 /// Before the history rows in `(compacted, target]` are deleted: an update after
 /// `target` whose replaced value is one of them gets that value in its `prev_value`.
 /// Each deleted row (but a delete, followed by a create) is replaced by the next row of
-/// its key, found by the `history_key_rev` index.
+/// its key (an update or a delete, never a create), found by `history_key_changes`.
 fn keep_replaced_values(
     tx: &Connection,
     compacted: Revision,
@@ -229,7 +229,8 @@ const KEEP_CURRENT_VALUES: &str = "UPDATE kv
 const KEEP_REPLACED_VALUES: &str = "UPDATE history
     SET prev_value = (SELECT p.value FROM history p WHERE p.rev = history.prev_mod_rev)
     WHERE rev IN (
-        SELECT (SELECT MIN(n.rev) FROM history n WHERE n.key = d.key AND n.rev > d.rev)
+        SELECT (SELECT MIN(n.rev) FROM history n
+            WHERE n.key = d.key AND n.rev > d.rev AND n.kind != 0)
         FROM history d WHERE d.rev > ?1 AND d.rev <= ?2 AND d.kind != 2
     ) AND rev > ?2 AND kind = 1 AND prev_value IS NULL";
 
@@ -399,13 +400,13 @@ mod tests {
         assert!(text.contains("kv_in_history"), "{text}");
     }
 
-    /// Compaction finds the rows to fill through the primary key and `history_key_rev`,
+    /// Compaction finds the rows to fill through the primary key and `history_key_changes`,
     /// without scanning the whole history.
     #[test]
     fn keeping_replaced_values_uses_indexes() {
         let plan = query_plan(KEEP_REPLACED_VALUES, [1, 2]);
         let text = plan.join("\n");
         assert!(plan.iter().all(|l| !l.contains("SCAN")), "{text}");
-        assert!(text.contains("history_key_rev"), "{text}");
+        assert!(text.contains("history_key_changes"), "{text}");
     }
 }
