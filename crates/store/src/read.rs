@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params_from_iter};
 
-use crate::schema::{self, EVENT_SELECT, KV_VALUE, event_from_row};
+use crate::schema::{self, EVENT_SELECT, GET_KV, KV_VALUE, event_from_row};
 use crate::{Error, Event, KeyValue, ListOptions, ListResult, Result, Revision, lock};
 
 /// Idle read connections kept open.
@@ -136,9 +136,7 @@ impl Pool {
 
     pub(crate) fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         self.with(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {KV_VALUE}, create_rev, mod_rev FROM kv WHERE key = ?1"
-            ))?;
+            let mut stmt = conn.prepare_cached(GET_KV)?;
             let kv = stmt
                 .query_row([key], |r| {
                     Ok(KeyValue {

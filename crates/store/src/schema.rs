@@ -79,8 +79,19 @@ INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0)
 ";
 
 /// A `kv` row's value (the table is named `kv`): its own, or its history row's.
-pub(crate) const KV_VALUE: &str =
-    "COALESCE(kv.value, (SELECT h.value FROM history h WHERE h.rev = kv.mod_rev))";
+macro_rules! kv_value {
+    () => {
+        "COALESCE(kv.value, (SELECT h.value FROM history h WHERE h.rev = kv.mod_rev))"
+    };
+}
+pub(crate) const KV_VALUE: &str = kv_value!();
+
+/// A key's row (value, create and mod revision), for get and for the writer's check.
+pub(crate) const GET_KV: &str = concat!(
+    "SELECT ",
+    kv_value!(),
+    ", create_rev, mod_rev FROM kv WHERE key = ?1"
+);
 
 /// Rebuilds a schema 1 or 2 `kv` (whose `value` is `NOT NULL`) as schema 3's, every row
 /// keeping its value.

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::cache::Cache;
-use crate::schema::{KV_VALUE, Opened, kind_code};
+use crate::schema::{GET_KV, Opened, kind_code};
 use crate::watch::{Notifier, Shared};
 use crate::{Error, Event, EventKind, KeyValue, Options, Result, Revision};
 
@@ -267,17 +267,15 @@ fn current(tx: &Connection, cache: Option<&Cache>, key: &str) -> rusqlite::Resul
             mod_rev: kv.mod_revision,
         }));
     }
-    tx.prepare_cached(&format!(
-        "SELECT {KV_VALUE}, create_rev, mod_rev FROM kv WHERE key = ?1"
-    ))?
-    .query_row([key], |r| {
-        Ok(Current {
-            value: Bytes::from(r.get::<_, Vec<u8>>(0)?),
-            create_rev: r.get(1)?,
-            mod_rev: r.get(2)?,
+    tx.prepare_cached(GET_KV)?
+        .query_row([key], |r| {
+            Ok(Current {
+                value: Bytes::from(r.get::<_, Vec<u8>>(0)?),
+                create_rev: r.get(1)?,
+                mod_rev: r.get(2)?,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 /// Applies one request: `Ok(Err(_))` is a failed check (nothing written). History
