@@ -20,9 +20,9 @@
 //!   spec), so a stripped annotation would be erased from the stored object.
 //! - the Job template of CronJobs (`spec.jobTemplate`, [`slim_cronjob`]): about half of a
 //!   cached CronJob's memory as typed structs, read by no one but the CronJob controller
-//!   when a Job is due. The cache keeps it aside as compact JSON ([`JobTemplates`], a fifth
-//!   of the typed size), which a due CronJob's sync decodes instead of reading the CronJob
-//!   with a GET. The status PUT of a cached CronJob is unaffected: the status strategy
+//!   when a Job is due. The cache keeps it aside ([`JobTemplates`]: its spec as compact
+//!   JSON, a fifth of the typed size), around which a due CronJob's sync writes the Job's
+//!   body, instead of reading the CronJob with a GET. The status PUT of a cached CronJob is unaffected: the status strategy
 //!   takes the spec from the stored object.
 
 use informer::{Informer, Strip};
@@ -31,7 +31,8 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::runtime::watcher;
 use kube::{Api, Client};
-use std::collections::HashMap;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
 
@@ -108,23 +109,52 @@ pub fn slim_cronjob(cj: &mut CronJob) {
     }
 }
 
-/// The Job templates of the cached CronJobs, each as compact JSON with the
+/// The Job templates of the cached CronJobs, each as a [`KeptTemplate`] with the
 /// `resourceVersion` of the CronJob it came from, by CronJob uid. The CronJob cache fills
 /// it as objects arrive (before [`slim_cronjob`] drops the typed template); the CronJob
 /// controller forgets a CronJob's entry when it sees the deletion (the cache's trim sees
 /// deletions as any other event). Cheap to clone; clones share the entries.
 #[derive(Debug, Clone, Default)]
-pub struct JobTemplates(Arc<Mutex<HashMap<String, KeptTemplate>>>);
+pub struct JobTemplates(Arc<Mutex<HashMap<String, Kept>>>);
 
 #[derive(Debug)]
-struct KeptTemplate {
+struct Kept {
     resource_version: String,
-    /// Shared, so that a sync decodes it outside the lock.
-    json: Arc<[u8]>,
+    template: Arc<KeptTemplate>,
+}
+
+/// A CronJob's Job template as kept aside: what `getJobFromTemplate2` copies into a Job,
+/// the labels and annotations typed and the spec as the compact JSON it serializes to, so
+/// that the Job's body is written around it without decoding it
+/// (`cronjob::job::job_body`).
+#[derive(Debug)]
+pub struct KeptTemplate {
+    /// `metadata.labels`.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// `metadata.annotations`.
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// `spec`, serialized.
+    pub spec: Option<Box<RawValue>>,
+}
+
+impl KeptTemplate {
+    /// `template`'s parts.
+    pub fn new(template: &JobTemplateSpec) -> serde_json::Result<Self> {
+        let meta = template.metadata.as_ref();
+        let spec = match &template.spec {
+            Some(s) => Some(serde_json::value::to_raw_value(s)?),
+            None => None,
+        };
+        Ok(KeptTemplate {
+            labels: meta.and_then(|m| m.labels.clone()),
+            annotations: meta.and_then(|m| m.annotations.clone()),
+            spec,
+        })
+    }
 }
 
 impl JobTemplates {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeptTemplate>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
         // Nothing panics while holding the lock; the map is consistent after any panic.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -138,27 +168,24 @@ impl JobTemplates {
         ) else {
             return;
         };
-        let Ok(json) = serde_json::to_vec(&spec.job_template) else {
+        let Ok(template) = KeptTemplate::new(&spec.job_template) else {
             return;
         };
-        let kept = KeptTemplate {
+        let kept = Kept {
             resource_version: rv.clone(),
-            json: json.into(),
+            template: Arc::new(template),
         };
         self.entries().insert(uid.clone(), kept);
     }
 
     /// The template of `cj` if the one kept is of `cj`'s version (else the caller reads
     /// the CronJob).
-    pub fn get(&self, cj: &CronJob) -> Option<JobTemplateSpec> {
+    pub fn get(&self, cj: &CronJob) -> Option<Arc<KeptTemplate>> {
         let uid = cj.metadata.uid.as_ref()?;
         let rv = cj.metadata.resource_version.as_ref()?;
-        let json = {
-            let entries = self.entries();
-            let kept = entries.get(uid).filter(|k| &k.resource_version == rv)?;
-            Arc::clone(&kept.json)
-        };
-        serde_json::from_slice(&json).ok()
+        let entries = self.entries();
+        let kept = entries.get(uid).filter(|k| &k.resource_version == rv)?;
+        Some(Arc::clone(&kept.template))
     }
 
     /// Drops the template of the CronJob `uid` (deleted).

@@ -10,7 +10,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::cron::parse_standard;
-use super::field::{ErrorList, FieldError};
+use super::field::{ErrorList, FieldError, value_or_default};
 use super::job::validate_job_spec;
 use super::meta::{NameRule, go_label_selector, validate_object_meta, validate_object_meta_update};
 
@@ -22,10 +22,7 @@ static TZ_PART: LazyLock<Regex> = LazyLock::new(|| {
 /// `ValidateCronJobCreate`.
 pub fn validate_cronjob_create(cj: &CronJob) -> ErrorList {
     let mut errs = validate_object_meta(&cj.metadata, true, NameRule::Subdomain);
-    errs.extend(validate_cronjob_spec(
-        &cj.spec.clone().unwrap_or_default(),
-        None,
-    ));
+    errs.extend(validate_cronjob_spec(&value_or_default(&cj.spec), None));
     let name = cj.metadata.name.as_deref().unwrap_or("");
     if name.len() > 52 {
         errs.push(FieldError::invalid(
@@ -40,9 +37,9 @@ pub fn validate_cronjob_create(cj: &CronJob) -> ErrorList {
 /// `ValidateCronJobUpdate` (the 52-character name limit is not checked on update).
 pub fn validate_cronjob_update(new: &CronJob, old: &CronJob) -> ErrorList {
     let mut errs = validate_object_meta_update(&new.metadata, &old.metadata);
-    let os = old.spec.clone().unwrap_or_default();
+    let os = value_or_default(&old.spec);
     errs.extend(validate_cronjob_spec(
-        &new.spec.clone().unwrap_or_default(),
+        &value_or_default(&new.spec),
         Some(&os),
     ));
     errs
@@ -96,7 +93,7 @@ fn validate_cronjob_spec(spec: &CronJobSpec, old: Option<&CronJobSpec>) -> Error
             &["Allow", "Forbid", "Replace"],
         )),
     }
-    let jspec = spec.job_template.spec.clone().unwrap_or_default();
+    let jspec = value_or_default(&spec.job_template.spec);
     errs.extend(validate_job_spec(&jspec, "spec.jobTemplate.spec"));
     if let Some(sel) = &jspec.selector {
         errs.push(FieldError::invalid_go(

@@ -281,6 +281,15 @@ pub fn go_slice<T>(ty: &str, items: Option<&[T]>, elem: impl Fn(&T) -> String) -
     }
 }
 
+/// `v`'s value, or its type's default: borrowed when set, so that validation reads what it
+/// checks instead of cloning it (a Job's pod template, a Pod's spec, on every write).
+pub(crate) fn value_or_default<T: Default + Clone>(v: &Option<T>) -> std::borrow::Cow<'_, T> {
+    match v {
+        Some(x) => std::borrow::Cow::Borrowed(x),
+        None => std::borrow::Cow::Owned(T::default()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
 use serde_json::Value;
 
-use super::field::{ErrorList, FieldError, go_quote, go_slice, go_string_map};
+use super::field::{ErrorList, FieldError, go_quote, go_slice, go_string_map, value_or_default};
 use super::meta::{
     NameRule, go_label_selector, go_time, validate_has_label, validate_label_selector,
     validate_object_meta, validate_object_meta_update,
@@ -31,9 +31,16 @@ fn non_negative(v: Option<i64>, path: &str, errs: &mut ErrorList) {
 /// `ValidateJob` (create): metadata, generated selector, spec, Indexed hostname rule.
 pub fn validate_job_create(job: &Job) -> ErrorList {
     let mut errs = validate_object_meta(&job.metadata, true, NameRule::Subdomain);
-    let spec = job.spec.clone().unwrap_or_default();
-    errs.extend(validate_generated_selector(job, &spec, true));
-    errs.extend(validate_job_spec_with_selector(&spec, "spec"));
+    let unset;
+    let spec = match &job.spec {
+        Some(s) => s,
+        None => {
+            unset = JobSpec::default();
+            &unset
+        }
+    };
+    errs.extend(validate_generated_selector(job, spec, true));
+    errs.extend(validate_job_spec_with_selector(spec, "spec"));
     let completions = spec.completions.unwrap_or(0);
     if spec.completion_mode.as_deref() == Some("Indexed") && completions > 0 {
         let name = job.metadata.name.as_deref().unwrap_or("");
@@ -379,8 +386,8 @@ fn domain_prefixed_path(v: &str, path: &str) -> ErrorList {
 /// `ValidateJobUpdate`: the new spec is valid, and the immutable fields did not change.
 pub fn validate_job_update(new: &Job, old: &Job) -> ErrorList {
     let mut errs = validate_object_meta_update(&new.metadata, &old.metadata);
-    let ns = new.spec.clone().unwrap_or_default();
-    let os = old.spec.clone().unwrap_or_default();
+    let ns = value_or_default(&new.spec);
+    let os = value_or_default(&old.spec);
     errs.extend(validate_job_spec_with_selector(&ns, "spec"));
     errs.extend(validate_completions_update(&ns, &os));
     if ns.selector != os.selector {
@@ -533,9 +540,9 @@ fn normalize(t: &k8s_openapi::api::core::v1::PodTemplateSpec) -> Value {
 /// with the v1.33 default feature gates.
 pub fn validate_job_status_update(new: &Job, old: &Job) -> ErrorList {
     let mut errs = validate_object_meta_update(&new.metadata, &old.metadata);
-    let st = new.status.clone().unwrap_or_default();
-    let ost = old.status.clone().unwrap_or_default();
-    let spec = new.spec.clone().unwrap_or_default();
+    let st = value_or_default(&new.status);
+    let ost = value_or_default(&old.status);
+    let spec = value_or_default(&new.spec);
     errs.extend(validate_job_status(&st, &spec));
     let conds = st.conditions.as_deref().unwrap_or_default();
     let oconds = ost.conditions.as_deref().unwrap_or_default();

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicyRule, SuccessPolicy};
 
-use super::field::{ErrorList, FieldError, go_quote, go_slice};
+use super::field::{ErrorList, FieldError, go_quote, go_slice, value_or_default};
 use super::names;
 
 const ACTIONS: &[&str] = &["Count", "FailIndex", "FailJob", "Ignore"];
@@ -32,7 +32,7 @@ pub fn validate_pod_failure_policy(spec: &JobSpec, path: &str) -> ErrorList {
             20,
         ));
     }
-    let tspec = spec.template.spec.clone().unwrap_or_default();
+    let tspec = value_or_default(&spec.template.spec);
     let containers: BTreeSet<String> = tspec
         .containers
         .iter()

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec, Toler
 use serde_json::Value;
 
 use super::container::{dns1123_label, label_key, validate_container_common};
-use super::field::{ErrorList, FieldError, go_quote};
+use super::field::{ErrorList, FieldError, go_quote, value_or_default};
 use super::meta::{
     NameRule, validate_annotations, validate_labels, validate_object_meta,
     validate_object_meta_update,
@@ -22,13 +22,13 @@ const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initCo
 /// `ValidatePodTemplateSpec`: labels and annotations (under `<path>.labels`, as the real
 /// validator reports them), then the pod spec under `<path>.spec`.
 pub fn validate_pod_template(t: &PodTemplateSpec, path: &str) -> ErrorList {
-    let meta = t.metadata.clone().unwrap_or_default();
+    let meta = value_or_default(&t.metadata);
     let mut errs = validate_labels(meta.labels.as_ref(), &format!("{path}.labels"));
     errs.extend(validate_annotations(
         meta.annotations.as_ref(),
         &format!("{path}.annotations"),
     ));
-    let spec = t.spec.clone().unwrap_or_default();
+    let spec = value_or_default(&t.spec);
     errs.extend(validate_pod_spec(&spec, None, &format!("{path}.spec")));
     if spec
         .ephemeral_containers
@@ -420,7 +420,7 @@ fn go_toleration(t: &Toleration) -> String {
 /// `validatePodMetadataAndSpec`.
 fn pod_metadata_and_spec(pod: &Pod) -> ErrorList {
     let mut errs = validate_object_meta(&pod.metadata, true, NameRule::Subdomain);
-    let spec = pod.spec.clone().unwrap_or_default();
+    let spec = value_or_default(&pod.spec);
     errs.extend(validate_pod_spec(
         &spec,
         pod.metadata.name.as_deref(),
@@ -447,7 +447,7 @@ fn pod_metadata_and_spec(pod: &Pod) -> ErrorList {
 /// `ValidatePodCreate`.
 pub fn validate_pod_create(pod: &Pod) -> ErrorList {
     let mut errs = pod_metadata_and_spec(pod);
-    let spec = pod.spec.clone().unwrap_or_default();
+    let spec = value_or_default(&pod.spec);
     if spec
         .ephemeral_containers
         .as_ref()
@@ -477,8 +477,8 @@ pub fn validate_pod_create(pod: &Pod) -> ErrorList {
 pub fn validate_pod_update(new: &Pod, old: &Pod) -> ErrorList {
     let mut errs = validate_object_meta_update(&new.metadata, &old.metadata);
     errs.extend(pod_metadata_and_spec(new));
-    let ns = new.spec.clone().unwrap_or_default();
-    let os = old.spec.clone().unwrap_or_default();
+    let ns = value_or_default(&new.spec);
+    let os = value_or_default(&old.spec);
     for (n, o, f) in [
         (
             ns.containers.as_slice(),
@@ -554,7 +554,7 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> ErrorList {
             ));
         }
     }
-    let mut munged = ns.clone();
+    let mut munged = ns.clone().into_owned();
     for (m, o) in munged.containers.iter_mut().zip(&os.containers) {
         m.image.clone_from(&o.image);
     }
@@ -571,7 +571,7 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> ErrorList {
     {
         munged.termination_grace_period_seconds = os.termination_grace_period_seconds;
     }
-    if munged != os {
+    if munged != *os {
         errs.push(FieldError::forbidden(
             "spec",
             &format!(

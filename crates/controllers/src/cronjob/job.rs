@@ -3,10 +3,12 @@
 //! scheduled-timestamp annotation, the controller reference, and the template's spec.
 
 use super::plan::SCHEDULED_TIMESTAMP;
+use crate::informers::KeptTemplate;
 use api::schedule::{self, Schedule};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
+use serde_json::value::RawValue;
 
 /// `<cronjob>-<minutes since the epoch>` (`getJobName`). batchlet's one extension: an
 /// `@every` schedule under a minute names its Jobs `<cronjob>-<seconds since the epoch>`
@@ -68,4 +70,34 @@ pub fn job_from_template(
         spec: template.spec,
         status: None,
     }
+}
+
+/// The body of the Job [`job_from_template`] makes from a CronJob whose template is
+/// `kept`, as `serde_json::to_vec` of that Job writes it: `job` is the Job made from the
+/// same CronJob without its template (the cached one), whose metadata only lacks the
+/// template's labels and annotations. The template's spec is copied as the JSON it was
+/// kept as, never decoded (one due CronJob in a crowded minute: BENCHMARKS.md finding 47).
+pub fn job_body(job: &Job, kept: &KeptTemplate) -> serde_json::Result<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<'a> {
+        api_version: &'static str,
+        kind: &'static str,
+        metadata: &'a ObjectMeta,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        spec: Option<&'a RawValue>,
+    }
+    let mut metadata = job.metadata.clone();
+    metadata.labels.clone_from(&kept.labels);
+    if let Some(template) = &kept.annotations {
+        let mut annotations = template.clone();
+        annotations.extend(metadata.annotations.take().unwrap_or_default());
+        metadata.annotations = Some(annotations);
+    }
+    serde_json::to_vec(&Body {
+        api_version: "batch/v1",
+        kind: "Job",
+        metadata: &metadata,
+        spec: kept.spec.as_deref(),
+    })
 }

@@ -11,8 +11,9 @@
 //!
 //! The shared cache keeps CronJobs without their Job template
 //! ([`crate::informers::slim_cronjob`]), and the template aside as JSON
-//! ([`JobTemplates`]): a sync that creates a Job decodes the template kept for the cached
-//! version, as the Go controller reads the CronJob from its lister. If none is kept for that
+//! ([`JobTemplates`]): a sync that creates a Job writes the Job's body around the template
+//! kept for the cached version ([`job::job_body`]: the template's spec is copied as JSON,
+//! not decoded), as the Go controller reads the CronJob from its lister. If none is kept for that
 //! version (or the sync sees an unexpected Job), it reads the CronJob with a GET and plans
 //! again on what it read.
 //!
@@ -58,7 +59,7 @@ pub mod times;
 
 use crate::events::{Event, Recorder};
 use crate::gate::{Creating, Gate};
-use crate::informers::{Informers, JobTemplates, controller_ref, controller_uid};
+use crate::informers::{Informers, JobTemplates, KeptTemplate, controller_ref, controller_uid};
 use crate::{Error, Result};
 use futures::StreamExt;
 use informer::{Index, Next, RateLimit, Strip, WorkQueue};
@@ -216,13 +217,15 @@ impl Context {
     }
 }
 
-/// Creates the plan's Job; adds it to the status. `Err` after `FailedCreate`.
+/// Creates the plan's Job (its body written around `template` when one is kept for `cj`'s
+/// version); adds it to the status. `Err` after `FailedCreate`.
 /// The sync's `turn` ends once the create is answered.
 async fn create(
     ctx: &Context,
     api: &Api<Job>,
-    cj: &mut CronJob,
+    cj: &CronJob,
     p: &mut CronJobPlan,
+    template: Option<&KeptTemplate>,
     turn: Option<Turn>,
 ) -> std::result::Result<(), kube::Error> {
     // Big values live in boxes: the sync's future waits, small, for the minute's other
@@ -236,17 +239,19 @@ async fn create(
     };
     let name = c.job.metadata.name.clone().unwrap_or_default();
     let ns = cj.metadata.namespace.as_deref().unwrap_or("default");
-    let made = Box::pin(create_job(&ctx.client, ns, &pp, &c.job)).await;
+    let body = match template {
+        Some(t) => job::job_body(&c.job, t),
+        None => serde_json::to_vec(&c.job),
+    };
+    let made = match body {
+        Ok(body) => Box::pin(create_job(&ctx.client, ns, &pp, body)).await,
+        Err(e) => Err(kube::Error::SerdeError(e)),
+    };
     drop(turn);
-    // The Job is sent: neither it nor the template it came from is kept while this sync
-    // waits for the minute's other creates (one sync per due CronJob in a crowded minute).
-    // The status write that follows carries the CronJob as cached, without its template:
-    // the status subresource keeps the stored spec, whatever the body says.
+    // The Job is sent: neither it nor its body is kept while this sync waits for the
+    // minute's other creates (one sync per due CronJob in a crowded minute).
     let scheduled = c.scheduled;
     drop(c);
-    if let Some(spec) = cj.spec.as_mut() {
-        spec.job_template = JobTemplateSpec::default();
-    }
     let made = match made {
         Ok(r) => {
             // Other CronJobs' Jobs of this minute first; this one's Event and status next.
@@ -296,18 +301,17 @@ struct CreatedMeta {
     resource_version: Option<String>,
 }
 
-/// Creates `job` in `namespace` (`Api::create`'s request) and reads back only its
+/// Creates the Job `body` in `namespace` (`Api::create`'s request) and reads back only its
 /// reference: the answer's spec, status and managedFields are skipped, not decoded into a
 /// typed Job that would be dropped at once (one per due CronJob in a crowded minute).
 async fn create_job(
     client: &Client,
     namespace: &str,
     pp: &PostParams,
-    job: &Job,
+    body: Vec<u8>,
 ) -> std::result::Result<ObjectReference, kube::Error> {
     use kube::Resource;
     let url = Job::url_path(&(), Some(namespace));
-    let body = serde_json::to_vec(job).map_err(kube::Error::SerdeError)?;
     let mut req = kube::core::Request::new(url)
         .create(pp, body)
         .map_err(kube::Error::BuildRequest)?;
@@ -334,21 +338,17 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
         .ok_or(Error::MissingField("metadata.name"))?;
     let jobs_api = Api::<Job>::namespaced(ctx.client.clone(), ns);
     let cj_api = Api::<CronJob>::namespaced(ctx.client.clone(), ns);
-    let mut cj = Box::new((*obj).clone());
+    let mut cj = Arc::clone(&obj);
     let mut jobs = Box::pin(ctx.children(&jobs_api, &cj)).await?;
     let (now, started) = (Timestamp::now(), Instant::now());
     let mut p = Box::new(plan::plan(&cj, &jobs, now));
     // Nothing to create: others' creates go on without this sync.
     let mut turn = p.create.is_some().then_some(turn);
     // The cached CronJob has no Job template (`informers::slim_cronjob`): a sync that
-    // creates a Job takes the one kept for this version and makes the Job from it.
+    // creates a Job writes its body around the template kept for this version.
     let kept = p.unexpected.is_empty() && p.create.is_some();
-    if let Some(template) = kept.then(|| ctx.templates.get(&cj)).flatten() {
-        if let Some(spec) = cj.spec.as_mut() {
-            spec.job_template = template;
-        }
-        p.remake_job(&cj);
-    } else if !p.unexpected.is_empty() || p.create.is_some() {
+    let template = kept.then(|| ctx.templates.get(&cj)).flatten();
+    if template.is_none() && (!p.unexpected.is_empty() || p.create.is_some()) {
         // None kept for this version, or an unexpected Job: read the CronJob (the cache
         // may not have seen our own last status write yet: `GetCronJob`).
         let mut fresh = match Box::pin(cj_api.get(&name)).await {
@@ -360,11 +360,15 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
         if fresh.metadata.resource_version != cj.metadata.resource_version {
             jobs = Box::pin(ctx.children(&jobs_api, &fresh)).await?;
         }
-        cj = fresh;
-        *p = plan::plan(&cj, &jobs, now);
+        *p = plan::plan(&fresh, &jobs, now);
         if p.create.is_none() {
             turn = None;
         }
+        // The plan's Job holds the template: the CronJob this sync keeps while it waits
+        // for the minute's other creates does not. The status write that follows carries
+        // the CronJob without its template: the status subresource keeps the stored spec,
+        // whatever the body says.
+        cj = without_template(fresh);
     }
     for d in &p.prune {
         ctx.delete(&jobs_api, &cj, d).await;
@@ -377,9 +381,9 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
             )));
         }
     }
-    let created = create(ctx, &jobs_api, &mut cj, &mut p, turn).await;
+    let created = create(ctx, &jobs_api, &cj, &mut p, template.as_deref(), turn).await;
     if p.status_changed {
-        let mut next = cj.clone();
+        let mut next = Box::new((*cj).clone());
         next.status = Some(p.status.clone());
         let pp = PostParams {
             field_manager: Some(COMPONENT.into()),
@@ -399,6 +403,15 @@ async fn reconcile(obj: Arc<CronJob>, ctx: &Context, turn: Turn) -> Result<Next>
     Ok(p.requeue_after.map_or(Next::AwaitChange, |d| {
         Next::After(d.saturating_sub(started.elapsed()))
     }))
+}
+
+/// `cj` without its Job template (a plain function: the template's default value is not
+/// a temporary of the sync's future).
+fn without_template(mut cj: Box<CronJob>) -> Arc<CronJob> {
+    if let Some(spec) = cj.spec.as_mut() {
+        spec.job_template = JobTemplateSpec::default();
+    }
+    Arc::from(cj)
 }
 
 /// One key's sync, in its `turn`: the cached CronJob's (a CronJob no longer cached needs

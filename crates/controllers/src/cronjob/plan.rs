@@ -52,19 +52,6 @@ pub struct CronJobPlan {
     pub requeue_after: Option<Duration>,
 }
 
-impl CronJobPlan {
-    /// Makes the Job to create again from `cj`'s template: for a plan made on the same
-    /// CronJob without its template (the cached one), everything else would be the same
-    /// (the test `the_cached_cronjob_without_its_template_plans_the_same_but_the_job`).
-    pub fn remake_job(&mut self, cj: &CronJob) {
-        if let Some(c) = self.create.as_mut() {
-            let name = c.job.metadata.name.take().unwrap_or_default();
-            let zone = cj.spec.as_ref().and_then(|s| s.time_zone.as_deref());
-            c.job = job_from_template(cj, &name, c.scheduled, zone);
-        }
-    }
-}
-
 /// `batch.kubernetes.io/cronjob-scheduled-timestamp`.
 pub const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 

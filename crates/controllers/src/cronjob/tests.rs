@@ -570,9 +570,22 @@ fn the_cached_cronjob_without_its_template_plans_the_same_but_the_job() {
             (p, c)
         };
         assert_eq!(without_job(&slim), without_job(&full), "{name}");
-        let mut remade = slim.clone();
-        remade.remake_job(&stored);
-        assert_eq!(remade, full, "{name}: the Job made again from the template");
+        let template = stored.spec.as_ref().map(|s| &s.job_template).expect("spec");
+        let kept = crate::informers::KeptTemplate::new(template).expect("kept");
+        let body = |p: &CronJobPlan| {
+            p.create
+                .as_ref()
+                .map(|c| super::job::job_body(&c.job, &kept).ok())
+        };
+        let encoded = full
+            .create
+            .as_ref()
+            .map(|c| serde_json::to_vec(&c.job).ok());
+        assert_eq!(
+            body(&slim),
+            encoded,
+            "{name}: the Job's body written around the template"
+        );
         // The shell reads the CronJob before it creates: only a stored one makes a Job.
         if let Some(c) = &full.create {
             assert!(c.job.spec.is_some(), "{name}");
@@ -593,23 +606,61 @@ fn kept_templates_are_those_of_the_cached_version() {
     let mut cached = stored.clone();
     crate::informers::slim_cronjob(&mut cached);
     let kept = templates.get(&cached).expect("kept for version 7");
-    assert_eq!(Some(&kept), stored.spec.as_ref().map(|s| &s.job_template));
-    let mut filled = cached.clone();
-    if let Some(spec) = filled.spec.as_mut() {
-        spec.job_template = kept;
-    }
-    // The shell plans on the cached CronJob, then makes the Job again from the kept template.
+    // The shell plans on the cached CronJob, then writes the Job's body around the template.
     let (jobs, now) = (Vec::<Job>::new(), ts("2025-06-02T10:01:30Z"));
-    let mut p = plan(&cached, &jobs, now);
-    p.remake_job(&filled);
-    assert!(p.create.as_ref().is_some_and(|c| c.job.spec.is_some()));
-    assert_eq!(p, plan(&stored, &jobs, now));
+    let p = plan(&cached, &jobs, now);
+    let body = p
+        .create
+        .as_ref()
+        .map(|c| super::job::job_body(&c.job, &kept).ok());
+    let made = plan(&stored, &jobs, now).create.expect("a Job is due").job;
+    assert_eq!(body, Some(serde_json::to_vec(&made).ok()));
     let mut newer = cached.clone();
     newer.metadata.resource_version = Some("8".into());
-    assert_eq!(templates.get(&newer), None, "another version's");
+    assert!(templates.get(&newer).is_none(), "another version's");
     templates.forget(UID);
-    assert_eq!(templates.get(&cached), None);
+    assert!(templates.get(&cached).is_none());
     assert!(templates.is_empty());
+}
+
+/// The body written around a kept template is the typed Job's encoding, whatever the
+/// template holds: no metadata, labels only, an annotation the controller sets itself (the
+/// scheduled time wins, as in `getJobFromTemplate2`), no spec, a spec with every kind of
+/// value.
+#[test]
+fn job_bodies_are_the_jobs_encoding() {
+    let templates = [
+        json!({}),
+        json!({"metadata": {"labels": {"a": "1", "b": "2"}}}),
+        json!({"metadata": {"annotations": {
+            "batch.kubernetes.io/cronjob-scheduled-timestamp": "earlier", "z": "\"q\"\n"}}}),
+        json!({"metadata": {"labels": {"app": "x"}, "annotations": {"n": "1"}, "name": "ignored"}}),
+        json!({"spec": {"parallelism": 2, "completions": 4, "backoffLimit": 0,
+            "suspend": true, "ttlSecondsAfterFinished": 100,
+            "template": {"metadata": {"labels": {"k": "v"}}, "spec": {
+                "restartPolicy": "Never", "containers": [{"name": "c", "image": "i",
+                "command": ["sh", "-c", "echo é \"$(X)\""],
+                "env": [{"name": "X", "value": ""}]}]}}}}),
+    ];
+    for (i, t) in templates.into_iter().enumerate() {
+        let mut stored = cronjob(json!({"timeZone": "Asia/Shanghai"}), json!({}));
+        if let Some(spec) = stored.spec.as_mut() {
+            spec.job_template = serde_json::from_value(t).expect("template");
+        }
+        let mut cached = stored.clone();
+        crate::informers::slim_cronjob(&mut cached);
+        let template = stored.spec.as_ref().map(|s| &s.job_template).expect("spec");
+        let kept = crate::informers::KeptTemplate::new(template).expect("kept");
+        let now = ts("2025-06-02T10:01:30Z");
+        let slim = plan(&cached, &[], now).create.expect("due").job;
+        let made = plan(&stored, &[], now).create.expect("due").job;
+        let body = super::job::job_body(&slim, &kept).expect("body");
+        assert_eq!(
+            String::from_utf8(body).ok(),
+            serde_json::to_string(&made).ok(),
+            "template {i}"
+        );
+    }
 }
 
 /// A due CronJob's sync stays alive, waiting for the minute's other creates, until they are
