@@ -187,6 +187,14 @@ pub fn random_suffix() -> String {
         .collect()
 }
 
+/// A random (version 4) UUID for a new object, from the thread's CSPRNG (`rand::rng`,
+/// seeded from the OS) instead of a `getrandom` system call per object.
+pub fn new_uid() -> String {
+    uuid::Builder::from_random_bytes(rand::rng().random())
+        .into_uuid()
+        .to_string()
+}
+
 /// RFC 3339 at second precision, as metav1.Time serializes.
 pub fn rfc3339(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -384,7 +392,7 @@ impl Registry {
                     json!(format!("{generate}{}", random_suffix())),
                 );
             }
-            m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            m.insert("uid".into(), json!(new_uid()));
             m.insert("creationTimestamp".into(), json!(ts));
             m.remove("resourceVersion");
             m.remove("deletionTimestamp");
@@ -942,6 +950,23 @@ impl Registry {
 mod tests {
     use super::same_but_revision;
     use serde_json::json;
+
+    /// New objects' uids are random version 4 UUIDs (RFC 9562 variant), all different.
+    #[test]
+    fn uids_are_random_version_4_uuids() {
+        let uids: std::collections::HashSet<String> = (0..1000).map(|_| super::new_uid()).collect();
+        assert_eq!(uids.len(), 1000);
+        for u in &uids {
+            let parsed = uuid::Uuid::parse_str(u).expect("a uuid");
+            assert_eq!(parsed.get_version(), Some(uuid::Version::Random), "{u}");
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{u}");
+            assert_eq!(
+                u,
+                &parsed.hyphenated().to_string(),
+                "lower-case, hyphenated"
+            );
+        }
+    }
 
     #[test]
     fn a_namespace_is_terminating_with_a_deletion_timestamp() {
