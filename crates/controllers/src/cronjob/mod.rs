@@ -163,16 +163,16 @@ impl Context {
         }
     }
 
-    /// The children in the cache, plus active Jobs the cache has not seen yet (read from
-    /// the apiserver, so that a slow watch does not look like a missing Job).
-    async fn children(&self, api: &Api<Job>, cj: &CronJob) -> Result<Vec<Job>> {
+    /// The children in the cache (shared with it, not cloned: a crowded minute syncs every
+    /// due CronJob with its history of Jobs), plus active Jobs the cache has not seen yet
+    /// (read from the apiserver, so that a slow watch does not look like a missing Job).
+    async fn children(&self, api: &Api<Job>, cj: &CronJob) -> Result<Vec<Arc<Job>>> {
         let uid = cj.metadata.uid.as_deref().unwrap_or_default();
-        let mut jobs: Vec<Job> = self
+        let mut jobs: Vec<Arc<Job>> = self
             .job_index
             .get(uid)
-            .iter()
+            .into_iter()
             .filter(|j| plan::is_child(j, cj))
-            .map(|j| (**j).clone())
             .collect();
         let active = cj.status.as_ref().and_then(|s| s.active.clone());
         for r in active.unwrap_or_default() {
@@ -181,7 +181,7 @@ impl Context {
             }
             let name = r.name.as_deref().unwrap_or("");
             match Box::pin(api.get(name)).await {
-                Ok(j) if j.metadata.uid == r.uid => jobs.push(j),
+                Ok(j) if j.metadata.uid == r.uid => jobs.push(Arc::new(j)),
                 Ok(_) => {}
                 Err(e) if is_code(&e, 404) => {}
                 Err(e) => return Err(e.into()),

@@ -9,6 +9,7 @@ use api::schedule::{self, Schedule};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
+use std::borrow::Borrow;
 use std::time::Duration;
 
 /// A Job to delete (Background, with a uid precondition).
@@ -112,14 +113,18 @@ fn remove_active(st: &mut CronJobStatus, uid: &str) {
 
 /// `cleanupFinishedJobs` / `removeOldestJobs`: the oldest finished Jobs (by start time,
 /// unset last, then name) over each limit.
-fn prune(spec: &CronJobSpec, jobs: &[Job]) -> Vec<JobRef> {
+fn prune(spec: &CronJobSpec, jobs: &[&Job]) -> Vec<JobRef> {
     let mut out = Vec::new();
     for (kind, limit) in [
         ("Complete", spec.successful_jobs_history_limit),
         ("Failed", spec.failed_jobs_history_limit),
     ] {
         let Some(limit) = limit else { continue };
-        let mut group: Vec<&Job> = jobs.iter().filter(|j| finished(j) == Some(kind)).collect();
+        let mut group: Vec<&Job> = jobs
+            .iter()
+            .copied()
+            .filter(|j| finished(j) == Some(kind))
+            .collect();
         let excess = group
             .len()
             .saturating_sub(usize::try_from(limit).unwrap_or(0));
@@ -147,8 +152,8 @@ fn prune(spec: &CronJobSpec, jobs: &[Job]) -> Vec<JobRef> {
 
 /// The first half of `syncCronJob`: the active list against the child Jobs, and
 /// `lastSuccessfulTime`. `jobs` must hold every Job in `status.active` that still exists.
-fn reconcile_active(st: &mut CronJobStatus, jobs: &[Job], p: &mut CronJobPlan) {
-    for j in jobs {
+fn reconcile_active(st: &mut CronJobStatus, jobs: &[&Job], p: &mut CronJobPlan) {
+    for &j in jobs {
         let found = in_active(st, uid(j));
         match finished(j) {
             None if !found => {
@@ -203,20 +208,29 @@ fn reconcile_active(st: &mut CronJobStatus, jobs: &[Job], p: &mut CronJobPlan) {
     }
 }
 
-/// Decides one sync of `cj` at `now`; `jobs` are its children (see [`is_child`]).
-pub fn plan(cj: &CronJob, jobs: &[Job], now: Timestamp) -> CronJobPlan {
-    let spec = cj.spec.clone().unwrap_or_default();
+/// Decides one sync of `cj` at `now`; `jobs` are its children (see [`is_child`]), owned or
+/// shared with the cache (read, never cloned).
+pub fn plan<J: Borrow<Job>>(cj: &CronJob, jobs: &[J], now: Timestamp) -> CronJobPlan {
+    let unset;
+    let spec = match &cj.spec {
+        Some(s) => s,
+        None => {
+            unset = CronJobSpec::default();
+            &unset
+        }
+    };
+    let jobs: Vec<&Job> = jobs.iter().map(Borrow::borrow).collect();
     let stored = cj.status.clone().unwrap_or_default();
     let mut st = stored.clone();
     let mut p = CronJobPlan {
-        prune: prune(&spec, jobs),
+        prune: prune(spec, &jobs),
         ..Default::default()
     };
     for d in &p.prune {
         remove_active(&mut st, &d.uid);
     }
-    reconcile_active(&mut st, jobs, &mut p);
-    schedule(cj, &spec, &mut st, now, &mut p);
+    reconcile_active(&mut st, &jobs, &mut p);
+    schedule(cj, spec, &mut st, now, &mut p);
     p.status_changed |= st != stored;
     p.status = st;
     p

@@ -1,7 +1,7 @@
 //! Table tests of the CronJob plan with a fake clock: scheduling, concurrency policies,
 //! catch-up after downtime, deadlines, the 100 rule, history limits, zones and DST.
 
-use super::plan::{CronJobPlan, SCHEDULED_TIMESTAMP, is_child, plan};
+use super::plan::{CronJobPlan, SCHEDULED_TIMESTAMP, is_child};
 use crate::events::EventType;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::jiff::Timestamp;
@@ -9,6 +9,21 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const UID: &str = "cj-uid";
+
+/// The plan of owned Jobs (the shell's are shared with the cache: `Arc<Job>`).
+fn plan(cj: &CronJob, jobs: &[Job], now: Timestamp) -> CronJobPlan {
+    super::plan::plan(cj, jobs, now)
+}
+
+/// The plan is the same whether the children are owned or shared with the cache.
+#[test]
+fn shared_children_plan_as_owned_ones() {
+    let jobs = vec![job("cj-1", None)];
+    let shared: Vec<std::sync::Arc<Job>> = jobs.iter().cloned().map(std::sync::Arc::new).collect();
+    let cj = cronjob(json!({}), json!({}));
+    let now = ts("2025-06-02T10:01:30Z");
+    assert_eq!(super::plan::plan(&cj, &shared, now), plan(&cj, &jobs, now));
+}
 
 fn ts(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
