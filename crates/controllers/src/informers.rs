@@ -22,8 +22,8 @@
 //!   cached CronJob's memory as typed structs, read by no one but the CronJob controller
 //!   when a Job is due. The cache keeps it aside ([`JobTemplates`]: its spec as compact
 //!   JSON, a fifth of the typed size), around which a due CronJob's sync writes the Job's
-//!   body, instead of reading the CronJob with a GET. The status PUT of a cached CronJob is unaffected: the status strategy
-//!   takes the spec from the stored object.
+//!   body, instead of reading the CronJob with a GET. The status PUT of a cached CronJob
+//!   is unaffected: the status strategy takes the spec from the stored object.
 
 use informer::{Informer, Strip};
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobTemplateSpec};

@@ -13,9 +13,9 @@
 //! ([`crate::informers::slim_cronjob`]), and the template aside as JSON
 //! ([`JobTemplates`]): a sync that creates a Job writes the Job's body around the template
 //! kept for the cached version ([`job::job_body`]: the template's spec is copied as JSON,
-//! not decoded), as the Go controller reads the CronJob from its lister. If none is kept for that
-//! version (or the sync sees an unexpected Job), it reads the CronJob with a GET and plans
-//! again on what it read.
+//! not decoded), as the Go controller reads the CronJob from its lister. If none is kept
+//! for that version (or the sync sees an unexpected Job), it reads the CronJob with a GET
+//! and plans again on what it read.
 //!
 //! The syncs are the workers of a [`WorkQueue`] of CronJob keys, fed straight from the
 //! caches' changes: a CronJob's own, and its Jobs' (the controller reference). Each CronJob
