@@ -31,16 +31,9 @@ fn non_negative(v: Option<i64>, path: &str, errs: &mut ErrorList) {
 /// `ValidateJob` (create): metadata, generated selector, spec, Indexed hostname rule.
 pub fn validate_job_create(job: &Job) -> ErrorList {
     let mut errs = validate_object_meta(&job.metadata, true, NameRule::Subdomain);
-    let unset;
-    let spec = match &job.spec {
-        Some(s) => s,
-        None => {
-            unset = JobSpec::default();
-            &unset
-        }
-    };
-    errs.extend(validate_generated_selector(job, spec, true));
-    errs.extend(validate_job_spec_with_selector(spec, "spec"));
+    let spec = value_or_default(&job.spec);
+    errs.extend(validate_generated_selector(job, &spec, true));
+    errs.extend(validate_job_spec_with_selector(&spec, "spec"));
     let completions = spec.completions.unwrap_or(0);
     if spec.completion_mode.as_deref() == Some("Indexed") && completions > 0 {
         let name = job.metadata.name.as_deref().unwrap_or("");
