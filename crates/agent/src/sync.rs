@@ -469,7 +469,7 @@ async fn feed<R: ContainerRuntime + 'static>(
     let node = agent.cfg.node_name.as_str();
     let mine = changes.filter_map(|c| {
         std::future::ready(match c {
-            Change::Applied(p) if on_node(&p, node) => Some(ObjectRef::from_obj(p.as_ref())),
+            Change::Applied(p) if on_node(&p, node) => Some(informer::key(p.as_ref())),
             _ => None,
         })
     });

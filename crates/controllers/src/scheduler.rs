@@ -541,12 +541,12 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
                     if let Change::Applied(pod) = change
                         && wants(&pod)
                     {
-                        queue.add(ObjectRef::from_obj(pod.as_ref()));
+                        queue.add(informer::key(pod.as_ref()));
                     }
                 }
                 Some(None) => {
                     for p in pods.state().iter().filter(|p| wants(p)) {
-                        queue.add(ObjectRef::from_obj(p.as_ref()));
+                        queue.add(informer::key(p.as_ref()));
                     }
                 }
             }

@@ -143,7 +143,7 @@ pub async fn run(client: Client, informers: Informers, shutdown: CancellationTok
                 None => return,
                 // As Go's `addJob` / `updateJob`: only a Job this controller may delete.
                 Some(Change::Applied(job)) if needs_cleanup(&job) => {
-                    queue.add(ObjectRef::from_obj(job.as_ref()));
+                    queue.add(informer::key(job.as_ref()));
                 }
                 Some(Change::Applied(_)) => {}
                 Some(Change::Deleted(_)) => {}

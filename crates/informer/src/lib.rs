@@ -122,6 +122,22 @@ impl<K> Change<K> {
     }
 }
 
+/// The key of `obj` in a cache or a work queue: its name and namespace only. Unlike
+/// [`ObjectRef::from_obj`] it leaves out `extra` (the `resourceVersion` and uid), which
+/// takes no part in a key's equality or hash: each copy a work queue makes of a key (ready,
+/// dirty, processing, its sync's) then allocates two strings, not four.
+pub fn key<K>(obj: &K) -> ObjectRef<K>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let meta = obj.meta();
+    let name = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
+    match meta.namespace.as_deref() {
+        Some(ns) => name.within(ns),
+        None => name,
+    }
+}
+
 /// The changes a relist makes to a cache that held `before` and now holds `after`
 /// (client-go's `Replace`): a deletion for each object no longer listed (or listed with
 /// another uid, i.e. deleted and created again), then an application of every listed one.
@@ -131,11 +147,11 @@ where
 {
     let now: HashMap<ObjectRef<K>, Option<&str>> = after
         .iter()
-        .map(|o| (ObjectRef::from_obj(o.as_ref()), o.meta().uid.as_deref()))
+        .map(|o| (key(o.as_ref()), o.meta().uid.as_deref()))
         .collect();
     let mut out = Vec::new();
     for o in before {
-        let kept = now.get(&ObjectRef::from_obj(o.as_ref()));
+        let kept = now.get(&key(o.as_ref()));
         if kept.is_none_or(|uid| *uid != o.meta().uid.as_deref()) {
             out.push(Change::Deleted(Arc::clone(o)));
         }
@@ -389,7 +405,7 @@ where
         }
         let changes = match ev {
             watcher::Event::Apply(o) => reader
-                .get(&ObjectRef::from_obj(&o))
+                .get(&key(&o))
                 .map(Change::Applied)
                 .into_iter()
                 .collect(),
@@ -444,6 +460,30 @@ mod tests {
         v.iter()
             .map(|(d, n, rv)| (*d, (*n).to_owned(), (*rv).to_owned()))
             .collect()
+    }
+
+    /// A key finds what the full reference finds, and carries no resourceVersion or uid.
+    #[test]
+    fn keys_are_name_and_namespace() {
+        let p = pod("a", "ua", "7");
+        let full = ObjectRef::from_obj(&p);
+        let k = key(&p);
+        assert_eq!(
+            (k.name.as_str(), k.namespace.as_deref()),
+            ("a", Some("default"))
+        );
+        assert_eq!((k.extra.resource_version, k.extra.uid), (None, None));
+        let cache: HashMap<ObjectRef<Pod>, u8> = HashMap::from([(full, 1)]);
+        assert_eq!(cache.get(&key(&p)), Some(&1));
+        let node = k8s_openapi::api::core::v1::Node {
+            metadata: ObjectMeta {
+                name: Some("n".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(key(&node), ObjectRef::from_obj(&node));
+        assert_eq!(key(&node).namespace, None);
     }
 
     #[test]

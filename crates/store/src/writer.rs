@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::cache::Cache;
@@ -149,9 +149,7 @@ impl Writer {
         let start = self.rev;
         let mut rev = self.rev;
         let compaction = (self.compacted, self.history_len);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Tx::begin(&self.conn)?;
         let mut results = Vec::with_capacity(batch.len());
         // Keys this batch has written: their current row is in the transaction, not in
         // the cache (which holds the state before the batch).
@@ -168,7 +166,8 @@ impl Writer {
         if rev == start {
             return Ok(results); // nothing written: the transaction rolls back
         }
-        tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", [rev])?;
+        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
+            .execute([rev])?;
         let compact_to = compaction_target(compaction, rev);
         if let Some(target) = compact_to {
             keep_replaced_values(&tx, compaction.0, target)?;
@@ -192,6 +191,52 @@ impl Writer {
             self.shared.set_oldest(target);
         }
         Ok(results)
+    }
+}
+
+/// A batch's write transaction, begun and committed through cached statements; rolled back
+/// if dropped before [`commit`](Self::commit). rusqlite's `Transaction` runs `BEGIN` and
+/// `COMMIT` through `execute_batch`, which compiles them again for every batch: with the
+/// revision's `UPDATE`, three SQL compilations per commit, and after a quiet minute the
+/// first commit's compilations took milliseconds of cold code (BENCHMARKS.md finding 50).
+struct Tx<'c> {
+    conn: &'c Connection,
+    committed: bool,
+}
+
+impl<'c> Tx<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Tx {
+            conn,
+            committed: false,
+        })
+    }
+
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        // Also after a failed COMMIT, which can leave the transaction open.
+        if !self.committed
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "store rollback failed");
+        }
     }
 }
 
@@ -386,6 +431,31 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    /// A transaction dropped before its commit is rolled back; a committed one stays.
+    #[test]
+    fn transactions_commit_or_roll_back() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t(x)").unwrap();
+        let count = |c: &rusqlite::Connection| -> i64 {
+            c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap()
+        };
+        {
+            let tx = super::Tx::begin(&c).unwrap();
+            tx.execute("INSERT INTO t VALUES (1)", []).unwrap();
+            assert!(!c.is_autocommit());
+        }
+        assert!(c.is_autocommit());
+        assert_eq!(count(&c), 0);
+        for _ in 0..2 {
+            let tx = super::Tx::begin(&c).unwrap();
+            tx.execute("INSERT INTO t VALUES (1)", []).unwrap();
+            tx.commit().unwrap();
+        }
+        assert!(c.is_autocommit());
+        assert_eq!(count(&c), 2);
     }
 
     /// Compaction finds the keys whose value is in a history row it deletes through

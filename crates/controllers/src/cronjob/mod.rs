@@ -447,7 +447,7 @@ async fn feed(
             if let (true, Some(uid)) = (c.is_deleted(), c.object().metadata.uid.as_deref()) {
                 templates.forget(uid);
             }
-            Some(ObjectRef::from_obj(c.object().as_ref()))
+            Some(informer::key(c.object().as_ref()))
         }),
         job_changes.map(|c| controller_key(c.object())),
     );

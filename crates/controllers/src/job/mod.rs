@@ -590,14 +590,14 @@ async fn feed(
         match change {
             None => break,
             Some(futures::future::Either::Right(change)) => {
-                jobs.add(ObjectRef::from_obj(change.object().as_ref()))
+                jobs.add(informer::key(change.object().as_ref()))
             }
             Some(futures::future::Either::Left(change)) => {
                 let deleted = change.is_deleted();
                 let pod = change.object();
                 expectations.observe(pod, deleted);
                 if pods::has_finalizer(pod) && !deleted {
-                    orphans.add(ObjectRef::from_obj(pod.as_ref()));
+                    orphans.add(informer::key(pod.as_ref()));
                 }
                 if let Some(job) = controller_key(pod) {
                     jobs.add(job);
