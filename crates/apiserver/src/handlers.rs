@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::discovery;
 use crate::error::{ApiError, ApiResult, MAX_REQUEST_BODY_BYTES};
-use crate::object::{from_stored, meta_str, with_revision};
+use crate::object::{REVISION_LEN, append_with_revision, from_stored, meta_str, with_revision};
 use crate::registry::list::Filter;
 use crate::registry::{DeleteOptions, Deleted, WriteOptions, decode};
 use crate::request::{self, Format, Query, Target};
@@ -247,7 +247,7 @@ fn list(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Re
                 64 + page
                     .items
                     .iter()
-                    .map(|kv| kv.value.len() + 32)
+                    .map(|kv| kv.value.len() + REVISION_LEN + 1)
                     .sum::<usize>(),
             );
             out.extend_from_slice(
@@ -263,7 +263,7 @@ fn list(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Re
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(&with_revision(&kv.value, kv.mod_revision));
+                append_with_revision(&mut out, &kv.value, kv.mod_revision);
             }
             out.extend_from_slice(b"]}");
             Ok(json_bytes(StatusCode::OK, Bytes::from(out), &[]))

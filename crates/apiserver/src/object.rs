@@ -6,7 +6,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use api::resource::ResourceInfo;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
@@ -32,34 +32,62 @@ const META: &[u8] = b"\"metadata\":{";
 
 /// Returns the stored JSON with `"resourceVersion":"<rev>"` first in its metadata.
 pub fn with_revision(stored: &[u8], rev: u64) -> Bytes {
+    let mut out = Vec::with_capacity(stored.len() + REVISION_LEN);
+    append_with_revision(&mut out, stored, rev);
+    Bytes::from(out)
+}
+
+/// Room for `"resourceVersion":"<u64>",` (41 bytes at most).
+pub const REVISION_LEN: usize = 48;
+
+/// Appends the stored JSON to `out` with `"resourceVersion":"<rev>"` first in its
+/// metadata: written in place into a watch event's line or a list's body, without a copy
+/// of each object of its own first.
+pub fn append_with_revision(out: &mut Vec<u8>, stored: &[u8], rev: u64) {
+    use std::io::Write as _;
     let Some(at) = stored
         .windows(META.len())
         .position(|w| w == META)
         .map(|p| p + META.len())
     else {
-        return Bytes::copy_from_slice(stored);
+        out.extend_from_slice(stored);
+        return;
     };
-    let rv = format!("\"resourceVersion\":\"{rev}\"");
-    let mut out = BytesMut::with_capacity(stored.len() + rv.len() + 1);
     out.extend_from_slice(&stored[..at]);
-    out.extend_from_slice(rv.as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "\"resourceVersion\":\"{rev}\"");
     if stored.get(at) != Some(&b'}') {
-        out.extend_from_slice(b",");
+        out.push(b',');
     }
     out.extend_from_slice(&stored[at..]);
-    out.freeze()
 }
 
 /// Serializes an object for storage: `apiVersion`, `kind` and `metadata` first (so that
 /// [`with_revision`] finds the metadata at once), `metadata.resourceVersion` removed.
 /// Written straight from `obj`, without copying it.
+///
+/// Serialized into a buffer kept per thread and copied out at its exact size: a `Vec`
+/// grown from empty reallocates (and copies) a few KB object ten times on the way, and
+/// the stored value, which the store's cache and watch history keep, would keep up to
+/// twice its length.
 pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
+    /// The buffer a thread keeps between objects (one bigger than this is dropped after use).
+    const KEPT: usize = 64 * 1024;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let Value::Object(map) = obj else {
         return Err(ApiError::Internal("object is not a JSON object".into()));
     };
-    serde_json::to_vec(&Stored(map))
-        .map(Bytes::from)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        let written = serde_json::to_writer(&mut *buf, &Stored(map));
+        let out = written.map(|()| Bytes::copy_from_slice(buf));
+        if buf.capacity() > KEPT {
+            *buf = Vec::new();
+        }
+        out.map_err(|e| ApiError::Internal(e.to_string()))
+    })
 }
 
 /// An object in its stored order.
@@ -160,10 +188,29 @@ mod tests {
         let empty = to_stored(&json!({"kind": "X"})).expect("stored");
         let out: Value = serde_json::from_slice(&with_revision(&empty, 1)).expect("json");
         assert_eq!(out["metadata"]["resourceVersion"], "1");
+        let mut appended = b"[".to_vec();
+        append_with_revision(&mut appended, &stored, u64::MAX);
+        assert_eq!(appended[1..], with_revision(&stored, u64::MAX));
+        assert!(with_revision(&stored, u64::MAX).len() <= stored.len() + REVISION_LEN);
         assert_eq!(
             from_stored(&stored, 5).expect("parse")["metadata"]["resourceVersion"],
             "5"
         );
+    }
+
+    /// Objects bigger than the buffer a thread keeps come out whole, and so do the small
+    /// ones after them.
+    #[test]
+    fn big_and_small_objects_are_stored_whole() {
+        let big = json!({"kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"x": "y".repeat(100_000)}});
+        let small = json!({"kind": "ConfigMap", "metadata": {"name": "s"}});
+        for obj in [&big, &small, &big, &small] {
+            let stored = to_stored(obj).expect("stored");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&stored).expect("json"),
+                *obj
+            );
+        }
     }
 
     /// The stored form as it was built before: a reordered copy of the object, serialized.

@@ -4,7 +4,7 @@
 //! one-row Tables when the client asked for Table.
 
 use crate::error::{ApiError, ApiResult};
-use crate::object::{from_stored, with_revision};
+use crate::object::{REVISION_LEN, append_with_revision, from_stored};
 use crate::registry::Registry;
 use crate::registry::list::Filter;
 use crate::request::{Format, IncludeObject, Query};
@@ -51,14 +51,27 @@ struct State {
     shutdown: CancellationToken,
 }
 
-fn line(kind: &str, object: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(object.len() + 32);
+/// A watch event's line around `object`, which `write` appends (with room for `extra`
+/// bytes beyond `object_len`): one buffer per event.
+fn line_with(kind: &str, object_len: usize, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+    let mut out = Vec::with_capacity(object_len + 32);
     out.extend_from_slice(b"{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"object\":");
-    out.extend_from_slice(object);
+    write(&mut out);
     out.extend_from_slice(b"}\n");
     Bytes::from(out)
+}
+
+fn line(kind: &str, object: &[u8]) -> Bytes {
+    line_with(kind, object.len(), |out| out.extend_from_slice(object))
+}
+
+/// The line of a stored object at revision `rev`.
+fn stored_line(kind: &str, stored: &[u8], rev: u64) -> Bytes {
+    line_with(kind, stored.len() + REVISION_LEN, |out| {
+        append_with_revision(out, stored, rev);
+    })
 }
 
 fn error_line(e: &ApiError) -> Bytes {
@@ -74,7 +87,7 @@ impl State {
         parsed: Option<&Value>,
     ) -> ApiResult<Bytes> {
         match self.req.format {
-            Format::Json => Ok(line(kind, &with_revision(stored, rev))),
+            Format::Json => Ok(stored_line(kind, stored, rev)),
             Format::Table => {
                 let obj = match parsed {
                     Some(v) => {
