@@ -51,8 +51,8 @@ struct State {
     shutdown: CancellationToken,
 }
 
-/// A watch event's line around `object`, which `write` appends (with room for `extra`
-/// bytes beyond `object_len`): one buffer per event.
+/// A watch event's line around the object that `write` appends (`object_len` bytes at
+/// most): one buffer per event.
 fn line_with(kind: &str, object_len: usize, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
     let mut out = Vec::with_capacity(object_len + 32);
     out.extend_from_slice(b"{\"type\":\"");
