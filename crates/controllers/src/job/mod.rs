@@ -126,7 +126,14 @@ fn job_uid(p: &Pod) -> Option<&str> {
     controller_uid(&p.metadata, "batch/v1", "Job")
 }
 
-/// The pods `job` controls: its controller reference (through the index) and its selector.
+/// The pod index's key: the uid of the Job controlling `p`, for the pods a sync reads
+/// ([`pods::matters`]); counted, finished pods leave the index.
+fn indexed_job_uid(p: &Pod) -> Option<&str> {
+    if pods::matters(p) { job_uid(p) } else { None }
+}
+
+/// The pods of `job` a sync reads: its controller reference (through the index, which
+/// holds the pods that matter) and its selector.
 fn owned_pods(index: &Index<Pod>, job: &Job) -> Vec<Arc<Pod>> {
     let Some(uid) = job.metadata.uid.as_deref() else {
         return Vec::new();
@@ -623,7 +630,7 @@ pub async fn run(
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,
-        pod_index: informers.pods.index(job_uid),
+        pod_index: informers.pods.index(indexed_job_uid),
         pods: informers.pods.store(),
         jobs: informers.jobs.store(),
         expectations: expectations.clone(),

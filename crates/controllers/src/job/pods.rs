@@ -36,6 +36,18 @@ pub fn is_terminal(p: &Pod) -> bool {
     matches!(phase(p), "Succeeded" | "Failed")
 }
 
+/// Whether a sync of the pod's Job reads it: not terminal yet, or terminal and not yet
+/// counted (it still carries the tracking finalizer). A terminal pod without the finalizer
+/// is counted in the Job's status (or was never tracked), and `plan` decides the same
+/// without it: its success or failure is in `succeeded` / `failed`, its index in
+/// `completedIndexes` / `failedIndexes`, and a pod failure policy's verdict on it in the
+/// conditions, all written before its finalizer was removed (the tests check this
+/// equivalence for every case). The controller's pod index keeps only these, so a sync costs
+/// the Job's live pods, not every pod it ever ran.
+pub fn matters(p: &Pod) -> bool {
+    !is_terminal(p) || has_finalizer(p)
+}
+
 /// Not terminal and not being deleted.
 pub fn is_active(p: &Pod) -> bool {
     !is_terminal(p) && p.metadata.deletion_timestamp.is_none()

@@ -204,8 +204,17 @@ fn env() -> Env {
     }
 }
 
+/// The plan for `p`, checked to be the same without the pods that do not matter to a sync
+/// (the controller's pod index leaves them out: `pods::matters`).
 fn run(j: &Job, p: &[Pod]) -> JobPlan {
-    plan(j, p, at(0), &env())
+    let all = plan(j, p, at(0), &env());
+    let live: Vec<&Pod> = p.iter().filter(|p| pods::matters(p)).collect();
+    assert_eq!(
+        plan(j, &live, at(0), &env()),
+        all,
+        "counted, finished pods changed the plan"
+    );
+    all
 }
 
 /// The status after the second phase, every finalizer removal having succeeded.
@@ -1361,4 +1370,97 @@ fn an_unknown_completion_mode_is_reported() {
     );
     assert!(p.creates.is_empty());
     assert_eq!(p.events[0].reason, "UnknownCompletionMode");
+}
+
+/// One sync as the shell carries it out with every call succeeding: the plan's status,
+/// its finalizers removed, the settled status. Returns the Job and pods after it.
+fn sync_once(j: &Job, pods: &[Pod]) -> (Job, Vec<Pod>) {
+    let p = run(j, pods);
+    let (st, _) = settled(&p);
+    let released: BTreeSet<&str> = p.remove_finalizers.iter().map(|r| r.uid.as_str()).collect();
+    let deleted: BTreeSet<&str> = p.deletes.iter().map(|d| d.pod.uid.as_str()).collect();
+    let mut next: Vec<Pod> = pods
+        .iter()
+        .filter(|q| !deleted.contains(pods::uid(q)))
+        .map(|q| {
+            if released.contains(pods::uid(q)) {
+                self::released(q.clone())
+            } else {
+                q.clone()
+            }
+        })
+        .collect();
+    next.extend(p.creates.into_iter().map(|mut c| {
+        c.metadata.uid = Some(format!("uid-{}", pods::name(&c)));
+        c
+    }));
+    let mut j = j.clone();
+    j.status = Some(st);
+    (j, next)
+}
+
+#[test]
+fn counted_finished_pods_never_change_a_later_plan() {
+    let fail_job = with_policy(vec![exit_rule("FailJob", "In", vec![3])]);
+    let on_failure = spec(job(Some(3), 2), |s| {
+        if let Some(ps) = s.template.spec.as_mut() {
+            ps.restart_policy = Some("OnFailure".into());
+        }
+        s.backoff_limit = Some(2);
+    });
+    // (case, job, pods before the first sync)
+    let cases: Vec<(&str, Job, Vec<Pod>)> = vec![
+        (
+            "non-indexed: succeeded and failed pods counted over several syncs",
+            job(Some(4), 2),
+            vec![
+                pod("a", "Succeeded"),
+                exited(pod("b", "Failed"), 1, -5),
+                pod("c", "Running"),
+            ],
+        ),
+        (
+            "a FailJob verdict on a pod counted in an earlier sync",
+            fail_job,
+            vec![exited(pod("a", "Failed"), 3, -1), pod("b", "Running")],
+        ),
+        (
+            "per-index backoff: an exhausted index, a succeeded one, a running one",
+            per_index(1, Some(2), 3),
+            vec![
+                indexed(
+                    annotate(exited(pod("a", "Failed"), 1, -1), INDEX_FAILURE_COUNT, "1"),
+                    0,
+                ),
+                indexed(pod("b", "Succeeded"), 1),
+                indexed(pod("c", "Running"), 2),
+            ],
+        ),
+        (
+            "OnFailure restarts of running pods beside counted ones",
+            on_failure,
+            vec![pod("a", "Succeeded"), restarts(pod("b", "Running"), 1)],
+        ),
+    ];
+    for (case, j, pods) in cases {
+        let (mut j, mut pods) = (j, pods);
+        for step in 0..4 {
+            (j, pods) = sync_once(&j, &pods);
+            // Finish what the sync started, so that the next one counts them.
+            for q in &mut pods {
+                if pods::phase(q).is_empty() {
+                    let phase = if step % 2 == 0 {
+                        "Succeeded"
+                    } else {
+                        "Running"
+                    };
+                    q.status.get_or_insert_with(Default::default).phase = Some(phase.into());
+                }
+            }
+        }
+        assert!(
+            pods.iter().any(|q| !pods::matters(q)),
+            "{case}: no counted, finished pod was left to check"
+        );
+    }
 }
