@@ -44,6 +44,7 @@ async fn bench_functions_run() {
         server_address: "127.0.0.1:0".into(),
         token: None,
         pod_logs: None,
+        omit_managed_fields: false,
     });
     let client = kube::Client::new(router, "default");
     let runtime = Arc::new(

@@ -30,6 +30,7 @@ async fn api() -> (Client, Log, tempfile::TempDir) {
         server_address: "127.0.0.1:0".into(),
         token: None,
         pod_logs: None,
+        omit_managed_fields: false,
     });
     let log: Log = Arc::default();
     let l = Arc::clone(&log);

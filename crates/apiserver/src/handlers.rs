@@ -263,7 +263,12 @@ fn list(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<Re
                 if i > 0 {
                     out.push(b',');
                 }
-                append_with_revision(&mut out, &kv.value, kv.mod_revision);
+                if state.omit_managed_fields {
+                    let value = crate::omit::without_managed_fields(&kv.value);
+                    append_with_revision(&mut out, &value, kv.mod_revision);
+                } else {
+                    append_with_revision(&mut out, &kv.value, kv.mod_revision);
+                }
             }
             out.extend_from_slice(b"]}");
             Ok(json_bytes(StatusCode::OK, Bytes::from(out), &[]))
@@ -290,6 +295,7 @@ fn watch(state: &AppState, t: &Target, q: &Query, format: Format) -> ApiResult<R
         filter: Filter::from_query(t.resource, q)?,
         format,
         include: request::include_object(q),
+        omit_managed_fields: state.omit_managed_fields,
     };
     let stream = watch::start(state.registry.clone(), req, q, state.shutdown.clone())?;
     Ok((

@@ -11,6 +11,7 @@ pub mod kubeconfig;
 pub mod limits;
 pub mod logs;
 pub mod object;
+pub mod omit;
 pub mod openapi;
 pub mod registry;
 pub mod request;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     /// Where pod logs come from (the node agent); `None`: logs are not available.
     pub pod_logs: Option<Arc<dyn logs::PodLogs>>,
+    /// Watch events and JSON lists leave out `metadata.managedFields` ([`omit`]). Only for
+    /// the in-process router the controllers' caches read, which drop the field anyway;
+    /// every client over the network sees whole objects.
+    pub omit_managed_fields: bool,
 }
 
 /// Paths anyone may read, as the real server's `system:public-info-viewer` role allows.

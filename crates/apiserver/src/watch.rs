@@ -36,6 +36,8 @@ pub struct WatchRequest {
     pub format: Format,
     /// Table row objects.
     pub include: IncludeObject,
+    /// Leave out `metadata.managedFields` (`AppState::omit_managed_fields`).
+    pub omit_managed_fields: bool,
 }
 
 struct State {
@@ -67,10 +69,15 @@ fn line(kind: &str, object: &[u8]) -> Bytes {
     line_with(kind, object.len(), |out| out.extend_from_slice(object))
 }
 
-/// The line of a stored object at revision `rev`.
-fn stored_line(kind: &str, stored: &[u8], rev: u64) -> Bytes {
+/// The line of a stored object at revision `rev`, without its managedFields if `omit`.
+fn stored_line(kind: &str, stored: &[u8], rev: u64, omit: bool) -> Bytes {
+    let stored = if omit {
+        crate::omit::without_managed_fields(stored)
+    } else {
+        std::borrow::Cow::Borrowed(stored)
+    };
     line_with(kind, stored.len() + REVISION_LEN, |out| {
-        append_with_revision(out, stored, rev);
+        append_with_revision(out, &stored, rev);
     })
 }
 
@@ -87,7 +94,7 @@ impl State {
         parsed: Option<&Value>,
     ) -> ApiResult<Bytes> {
         match self.req.format {
-            Format::Json => Ok(stored_line(kind, stored, rev)),
+            Format::Json => Ok(stored_line(kind, stored, rev, self.req.omit_managed_fields)),
             Format::Table => {
                 let obj = match parsed {
                     Some(v) => {

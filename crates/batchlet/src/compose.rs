@@ -75,6 +75,7 @@ pub fn process_runtime(dir: &Path) -> Result<ProcessRuntime> {
 pub fn compose(state: AppState, dir: &Path, node_name: String) -> Result<Composition> {
     let local = apiserver::router(AppState {
         token: None,
+        omit_managed_fields: true,
         ..state.clone()
     });
     let client = kube::Client::new(local, "default");

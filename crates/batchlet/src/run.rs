@@ -122,6 +122,7 @@ pub async fn run(args: Args) -> Result<u8> {
         server_address: "127.0.0.1:0".into(),
         token: None,
         pod_logs: None,
+        omit_managed_fields: false,
     };
     let parts = crate::compose::compose(state, &dir, crate::server::hostname())?;
     let code = Session {

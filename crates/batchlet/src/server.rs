@@ -141,6 +141,7 @@ pub async fn run(args: Args) -> Result<()> {
         server_address: format!("{host}:{}", addr.port()),
         token: Some(Arc::from(pki.token.as_str())),
         pod_logs: None,
+        omit_managed_fields: false,
     };
     let node_name = args.node_name.unwrap_or_else(hostname);
     let parts = crate::compose::compose(state, &dir, node_name)?;

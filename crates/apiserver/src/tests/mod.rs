@@ -121,6 +121,7 @@ pub async fn app_with(opts: store::Options, token: Option<&str>) -> Harness {
         server_address: "127.0.0.1:6443".into(),
         token: token.map(Arc::from),
         pod_logs: None,
+        omit_managed_fields: false,
     });
     Harness {
         app,
@@ -140,6 +141,19 @@ impl Harness {
             server_address: "127.0.0.1:6443".into(),
             token: None,
             pod_logs: Some(logs),
+            omit_managed_fields: false,
+        });
+    }
+
+    /// Serves as the in-process router does: watches and JSON lists without managedFields.
+    pub fn set_omit_managed_fields(&mut self) {
+        self.app = router(AppState {
+            registry: self.registry.clone(),
+            shutdown: self.shutdown.clone(),
+            server_address: "127.0.0.1:6443".into(),
+            token: None,
+            pod_logs: None,
+            omit_managed_fields: true,
         });
     }
 

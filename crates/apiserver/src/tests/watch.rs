@@ -301,3 +301,40 @@ async fn table_watch() {
     assert!(e2["object"]["columnDefinitions"].is_null());
     assert_eq!(e2["object"]["rows"][0]["cells"][0], "b");
 }
+
+#[tokio::test]
+async fn the_in_process_router_leaves_managed_fields_out_of_watches_and_lists() {
+    let mut h = app().await;
+    async fn create(h: &Harness, name: &str) {
+        h.post(&format!("{JOBS}?fieldManager=test"), &job(name))
+            .await
+            .expect(201);
+    }
+    create(&h, "a").await;
+    let managed = |v: &Value| v["metadata"].get("managedFields").is_some();
+    for omit in [false, true] {
+        if omit {
+            h.set_omit_managed_fields();
+        }
+        let list = h.get(JOBS).await.expect(200);
+        let mut ev = h.watch(&format!("{JOBS}?watch=true"), JSON).await;
+        let added = ev.expect_next().await;
+        create(&h, if omit { "c" } else { "b" }).await;
+        let next = ev.expect_next().await;
+        for (what, v) in [
+            ("list item", &list["items"][0]),
+            ("initial event", &added["object"]),
+            ("event", &next["object"]),
+        ] {
+            let name = v["metadata"]["name"].as_str().unwrap_or_default();
+            let mut got = h.get(&format!("{JOBS}/{name}")).await.expect(200);
+            assert!(managed(&got), "a GET is whole either way");
+            if omit {
+                got["metadata"]
+                    .as_object_mut()
+                    .map(|m| m.remove("managedFields"));
+            }
+            assert_eq!(v, &got, "{what}, omit {omit}");
+        }
+    }
+}

@@ -24,6 +24,7 @@ async fn in_process_api(dir: &Path) -> Result<(kube::Client, store::Store, Cance
         server_address: "127.0.0.1:0".into(),
         token: None,
         pod_logs: None,
+        omit_managed_fields: true,
     });
     Ok((kube::Client::new(router, "default"), store, shutdown))
 }
