@@ -34,7 +34,11 @@
 //!   queue controllers do; the built-in controller keeps it.
 //! - pods are named by the controller (`generateName` plus five characters, recorded
 //!   before the create) rather than by the apiserver, so expectations know their names;
-//! - the TTL controller (`ttl_after_finished`) deletes in the foreground, as the code does.
+//! - the TTL controller (`ttl_after_finished`) deletes in the foreground, as the code does;
+//! - a sync reads the Job's pods that are not terminal or still carry the tracking
+//!   finalizer ([`pods::matters`]), not every pod it ran as the code's `getPodsForJob`
+//!   does: the plan is the same (tested), and a sync costs the live pods, where the code
+//!   bounds its cost by syncing a Job at most once a second (`syncJobBatchPeriod`).
 
 pub mod expectations;
 pub mod indexes;
