@@ -28,7 +28,9 @@ pub fn prefix(r: &ResourceInfo, namespace: Option<&str>) -> String {
     }
 }
 
-const META: &[u8] = b"\"metadata\":{";
+/// Where an object's metadata starts in its stored JSON (written first after `apiVersion`
+/// and `kind`: [`to_stored`]).
+pub(crate) const META: &[u8] = b"\"metadata\":{";
 
 /// Returns the stored JSON with `"resourceVersion":"<rev>"` first in its metadata.
 pub fn with_revision(stored: &[u8], rev: u64) -> Bytes {

@@ -7,10 +7,10 @@
 //! strings: linear in the metadata's bytes, and anything it does not understand leaves the
 //! object whole.
 
+use crate::object::META;
 use std::borrow::Cow;
 use std::ops::Range;
 
-const META: &[u8] = b"\"metadata\":{";
 const MANAGED_FIELDS: &[u8] = b"managedFields";
 
 /// The stored object without `metadata.managedFields` (borrowed when it has none).
