@@ -1442,8 +1442,7 @@ fn counted_finished_pods_never_change_a_later_plan() {
             vec![pod("a", "Succeeded"), restarts(pod("b", "Running"), 1)],
         ),
     ];
-    for (case, j, pods) in cases {
-        let (mut j, mut pods) = (j, pods);
+    for (case, mut j, mut pods) in cases {
         for step in 0..4 {
             (j, pods) = sync_once(&j, &pods);
             // Finish what the sync started, so that the next one counts them.
