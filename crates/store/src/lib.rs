@@ -23,6 +23,7 @@
 
 pub mod bench;
 mod cache;
+mod checkpoint;
 mod read;
 mod schema;
 mod watch;
@@ -143,6 +144,13 @@ pub struct Options {
     /// values share with the watch ring. Recently written and recently read keys are
     /// then read without SQLite, whose readers lose their page cache on every write.
     pub cache_bytes: usize,
+    /// WAL pages after which the checkpointer thread copies them into the database file
+    /// (default 4,000, 64 MiB with 16 KiB pages; 0: never while the store is open). SQLite's
+    /// default is 1,000, but a checkpoint copies each page once however often the WAL
+    /// rewrote it, and the hot pages (the `kv` leaves of running pods, the end of
+    /// `history`) are rewritten by almost every commit: in a Job of 10,000 pods 1,000 made
+    /// checkpoints 13 % of the writer's time. The WAL is on disk, not in memory.
+    pub wal_checkpoint_pages: u32,
 }
 
 impl Default for Options {
@@ -151,6 +159,7 @@ impl Default for Options {
             history_len: 100_000,
             watch_buffer: 1_000,
             cache_bytes: 4 << 20,
+            wal_checkpoint_pages: 4_000,
         }
     }
 }
@@ -214,7 +223,7 @@ impl Store {
         let (shared, notifier) = watch::Shared::new(&opts, opened.revision, opened.compacted, tail);
         let shared = Arc::new(shared);
         let cache = Arc::new(cache::Cache::new(opts.cache_bytes));
-        let sender = writer::spawn(opened, opts, shared.clone(), notifier, cache.clone())?;
+        let sender = writer::spawn(path, opened, opts, shared.clone(), notifier, cache.clone())?;
         tracing::info!(
             path = %path.display(),
             revision = shared.current(),

@@ -47,13 +47,6 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// transactions (nobody else writes), so only it gets a bigger one; it fills as pages are
 /// touched, so an idle server does not pay for it.
 pub(crate) const WRITER_CACHE_KIB: i64 = 8192;
-/// WAL pages after which a commit checkpoints them into the database file (SQLite's
-/// default is 1,000, 16 MiB with 16 KiB pages). A checkpoint copies each page once
-/// however often the WAL rewrote it, and the hot pages (the `kv` leaves of running pods,
-/// the end of `history`) are rewritten by almost every commit: in a Job of 10,000 pods the
-/// default made checkpoints 13 % of the writer's time. 64 MiB of WAL (on disk, not in
-/// memory) copies them a quarter as often.
-pub(crate) const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv(
@@ -200,7 +193,6 @@ fn open_inner(path: &Path, opts: &Options) -> Result<Opened> {
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     let check: Vec<String> = {
         let mut stmt = conn.prepare("PRAGMA quick_check")?;
         stmt.query_map([], |r| r.get(0))?
@@ -268,7 +260,7 @@ fn open_inner(path: &Path, opts: &Options) -> Result<Opened> {
 
 #[cfg(test)]
 mod tests {
-    use super::{WAL_AUTOCHECKPOINT_PAGES, WRITER_CACHE_KIB, open};
+    use super::{WRITER_CACHE_KIB, open};
     use crate::Options;
 
     #[test]
@@ -280,10 +272,5 @@ mod tests {
             .query_row("PRAGMA cache_size", [], |r| r.get(0))
             .unwrap();
         assert_eq!(cache, -WRITER_CACHE_KIB);
-        let pages: i64 = opened
-            .conn
-            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(pages, WAL_AUTOCHECKPOINT_PAGES);
     }
 }

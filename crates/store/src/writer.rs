@@ -3,6 +3,7 @@
 //! One thread owns the write connection. It takes every queued request, applies each in
 //! one transaction (a failed check answers only that request; old history is deleted in
 //! the same transaction now and then), commits (one fsync with `synchronous=FULL`),
+//! asks the checkpointer thread (`checkpoint`) to copy a long WAL into the database file,
 //! puts the new values in the current-value cache, publishes the events to watchers and
 //! only then replies. The row an update or delete replaces is read from the cache when
 //! it holds the key and the batch has not written the key yet (see `cache`). It stops
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::cache::Cache;
+use crate::checkpoint::Checkpointer;
 use crate::schema::{GET_KV, Opened, kind_code};
 use crate::watch::{Notifier, Shared};
 use crate::{Error, Event, EventKind, KeyValue, Options, Result, Revision};
@@ -52,6 +54,9 @@ pub(crate) struct Request {
 }
 
 struct Writer {
+    /// Declared first, dropped first: the checkpointer thread has stopped before the
+    /// store's closing is announced (`notifier`).
+    checkpointer: Checkpointer,
     conn: Connection,
     rev: Revision,
     compacted: Revision,
@@ -62,6 +67,7 @@ struct Writer {
 }
 
 pub(crate) fn spawn(
+    path: &std::path::Path,
     opened: Opened,
     opts: Options,
     shared: Arc<Shared>,
@@ -69,7 +75,9 @@ pub(crate) fn spawn(
     cache: Arc<Cache>,
 ) -> Result<Sender> {
     let (tx, rx) = mpsc::channel();
+    let checkpointer = Checkpointer::start(&opened.conn, path, opts.wal_checkpoint_pages)?;
     let mut writer = Writer {
+        checkpointer,
         conn: opened.conn,
         rev: opened.revision,
         compacted: opened.compacted,
@@ -113,6 +121,7 @@ impl Writer {
                     .filter_map(|r| r.as_ref().ok().map(|(_, ev)| ev.clone()))
                     .collect();
                 if !events.is_empty() {
+                    self.checkpointer.after_commit();
                     let writes = results.iter().filter_map(|r| r.as_ref().ok());
                     self.cache.apply(
                         self.rev,

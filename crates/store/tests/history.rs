@@ -236,6 +236,7 @@ async fn current_values_survive_compaction() {
             history_len: 10,
             watch_buffer: 1,
             cache_bytes: 0,
+            ..Options::default()
         };
         Store::open(&dir.path().join("store.db"), opts).expect("open")
     };

@@ -73,6 +73,8 @@ async fn run_ops(ops: Vec<Op>, prefix_idx: usize, limit: usize, small: bool) {
             history_len: 5,
             watch_buffer: 1,
             cache_bytes: 3 * 120,
+            // A checkpoint after every commit, beside the reads and writes.
+            wal_checkpoint_pages: 1,
         }
     } else {
         Options::default()
