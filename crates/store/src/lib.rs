@@ -14,7 +14,8 @@
 //! used) and values are opaque bytes, returned exactly as given.
 //!
 //! Modules: `schema` opens the file and defines the tables, `writer` is the group-commit
-//! thread (and compaction), `read` serves get/list from a pool of read connections,
+//! thread (and compaction), `checkpoint` the thread that copies the WAL into the database
+//! file beside it, `read` serves get/list from a pool of read connections,
 //! `cache` holds current values in front of get, kept coherent by the writer,
 //! `watch` holds the in-memory event ring and [`Watcher`], [`bench`](mod@bench) has throughput
 //! benchmarks.
