@@ -178,6 +178,27 @@ async fn environment_and_working_dir() {
     );
 }
 
+/// A spec larger than the connection's buffer: the server sends what fits before the
+/// request and the rest once the shim reads (the environment of a Pod may be large).
+#[tokio::test]
+async fn spec_larger_than_the_socket_buffer() {
+    let env = Env::new();
+    let rt = env.runtime();
+    let mut spec = env.sh("big", "echo \"${#V0} ${#V7}\"");
+    // 8 × 100 KiB: past a Unix socket's default buffer (≈ 208 KiB), within the kernel's
+    // limits for one variable (128 KiB) and a whole environment.
+    spec.env = (0..8)
+        .map(|i| (format!("V{i}"), "x".repeat(100 * 1024)))
+        .collect();
+    let exit = rt
+        .wait(&rt.start(&spec).await.expect("start"))
+        .await
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}");
+    let text = read_log(&spec.log_path, &ReadOptions::default());
+    assert!(text.contains("102400 102400\n"), "{text}");
+}
+
 #[tokio::test]
 async fn hostname_in_uts_namespace() {
     if !is_root() {

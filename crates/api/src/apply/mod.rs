@@ -145,18 +145,6 @@ fn reset_filter(req: &Request<'_>, set: &mut FieldSet) {
     set.remove_subtree(&PathElement::Field(reset.to_owned()));
 }
 
-/// `v` without `metadata.managedFields`, copied only when it has them.
-fn borrowed_without_managed_fields(v: &Value) -> Cow<'_, Value> {
-    if v.get("metadata")
-        .and_then(|m| m.get("managedFields"))
-        .is_some()
-    {
-        Cow::Owned(without_managed_fields(v))
-    } else {
-        Cow::Borrowed(v)
-    }
-}
-
 fn without_managed_fields(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -198,7 +186,8 @@ pub fn record_update(
     managed: &[Entry],
 ) -> Vec<Entry> {
     let ty = Ty::root(req.resource);
-    let mut before = borrowed_without_managed_fields(before);
+    // `compare` skips managedFields: neither side is copied without them.
+    let mut before = Cow::Borrowed(before);
     // Top-level structs (spec, status) always exist in Go, if only empty.
     if let Value::Object(zero) = empty_object(req.resource) {
         let missing = |b: &Value| {
@@ -217,7 +206,7 @@ pub fn record_update(
             }
         }
     }
-    let c = walk::compare(ty, &before, &borrowed_without_managed_fields(after));
+    let c = walk::compare(ty, &before, after);
     let mut changed = c.modified.union(&c.added);
     reset_filter(req, &mut changed);
     let mut removed = c.removed;

@@ -335,6 +335,56 @@ fn update_entries_take_changed_fields() {
     assert_eq!(record_update(&r3, &after, &after, &out), out);
 }
 
+/// A status write as the kubelet sends it: both sides carry managedFields (never compared,
+/// never owned), the spec is unchanged (skipped whole), and a change deep in a keyed list
+/// is still found.
+#[test]
+fn status_updates_compare_neither_managed_fields_nor_unchanged_subtrees() {
+    let pod = |image: &str, phase: &str, managers: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "managedFields": managers},
+            "spec": {"restartPolicy": "Never", "containers": [
+                {"name": "a", "image": "busybox", "env": [{"name": "X", "value": "1"}]},
+                {"name": "b", "image": image}]},
+            "status": {"phase": phase}})
+    };
+    let r = req(pods(), "job-controller", "t1");
+    let created = record_update(
+        &r,
+        &empty_object(pods()),
+        &pod("x", "Pending", json!([])),
+        &[],
+    );
+    let stored = encode(&created);
+    let mut kubelet = req(pods(), "kubelet", "t2");
+    kubelet.subresource = Some("status");
+    let before = pod("x", "Pending", stored.clone());
+    let after = pod("x", "Running", json!([{"manager": "someone-else"}]));
+    let out = record_update(&kubelet, &before, &after, &created);
+    assert_eq!(
+        entry_fields(&out, "kubelet", Operation::Update),
+        Some(json!({"f:status": {"f:phase": {}}})),
+        "{out:?}"
+    );
+    assert_eq!(
+        entry_fields(&out, "job-controller", Operation::Update),
+        entry_fields(&created, "job-controller", Operation::Update)
+    );
+    let r3 = req(pods(), "editor", "t3");
+    let out = record_update(&r3, &after, &pod("y", "Running", stored), &out);
+    assert_eq!(
+        entry_fields(&out, "editor", Operation::Update),
+        Some(json!({"f:spec": {"f:containers": {"k:{\"name\":\"b\"}": {"f:image": {}}}}}))
+    );
+    let creator = entry_fields(&out, "job-controller", Operation::Update).expect("kept");
+    assert!(
+        creator["f:spec"]["f:containers"]["k:{\"name\":\"b\"}"]
+            .get("f:image")
+            .is_none(),
+        "{creator}"
+    );
+}
+
 /// kubectl-compat §8: client-side apply creates, then `kubectl apply --server-side` with the
 /// same manifest, the `kubectl-last-applied` save, the managedFields upgrade kubectl sends
 /// as a JSON patch, and the re-apply, which can then drop a field.

@@ -171,7 +171,9 @@ pub(super) fn list_like(v: Option<&Value>) -> Option<&[Value]> {
     }
 }
 
-/// Compares `lhs` (before) with `rhs` (after).
+/// Compares `lhs` (before) with `rhs` (after). `metadata.managedFields` is not compared (it
+/// is never a tracked field: the field manager strips it before comparing), so callers
+/// need not copy an object to drop it.
 pub(crate) fn compare(ty: Ty<'_>, lhs: &Value, rhs: &Value) -> Comparison {
     let mut c = Comparison::default();
     let mut path = Vec::new();
@@ -200,6 +202,15 @@ fn cmp_walk(
         cmp_leaf(lhs, rhs, path, c);
         return;
     }
+    // An unchanged subtree (most of an object in an update: the whole spec in a status
+    // write) has nothing to report; its walk would only build and drop paths. Not at the
+    // root, which always differs somewhere.
+    if depth > 0
+        && let (Some(l), Some(r)) = (lhs, rhs)
+        && l == r
+    {
+        return;
+    }
     let descended = match ty.kind(rhs.or(lhs)) {
         Kind::Map { atomic: false } => match (map_like(lhs), map_like(rhs)) {
             (Some(l), Some(r)) if !(l.is_none_or(Map::is_empty) && r.is_none_or(Map::is_empty)) => {
@@ -210,6 +221,9 @@ fn cmp_walk(
                     }
                 }
                 for k in keys {
+                    if depth == 1 && k == "managedFields" && is_metadata(path) {
+                        continue;
+                    }
                     path.push(PathElement::Field(k.clone()));
                     let (lv, rv) = (l.and_then(|m| m.get(k)), r.and_then(|m| m.get(k)));
                     cmp_walk(ty.field(k), lv, rv, path, c, depth + 1);
@@ -236,6 +250,11 @@ fn cmp_walk(
     } else if rhs.is_none() {
         c.removed.insert(path);
     }
+}
+
+/// Whether `path` is the object's `metadata`.
+fn is_metadata(path: &[PathElement]) -> bool {
+    matches!(path, [PathElement::Field(f)] if f == "metadata")
 }
 
 /// Compares two granular lists item by item; `false` if their items cannot be keyed.
