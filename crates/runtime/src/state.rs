@@ -1,5 +1,6 @@
 //! The on-disk state of one container start: `STATE_ROOT/<id>.state`, a file of JSON lines
-//! that only grows. The server creates it empty (which also claims the id); the shim
+//! that only grows. The server creates it empty, or takes a recycled one that holds a
+//! newline (either claims the id; readers skip blank lines); the shim
 //! appends one line when the command runs (or failed to start) and one when it exited,
 //! fsyncing the latter so the outcome survives a crash; the server appends a `Lost` line if
 //! the shim vanished without one. Readers take the last complete line, so a torn append is
@@ -172,7 +173,7 @@ impl Pool {
             && OpenOptions::new()
                 .write(true)
                 .open(path)
-                .and_then(|f| f.set_len(0))
+                .and_then(|f| empty_keeping_block(&f))
                 .is_ok()
             && std::fs::rename(path, &spare).is_ok()
         {
@@ -181,6 +182,16 @@ impl Pool {
         }
         std::fs::remove_file(path)
     }
+}
+
+/// Empties a state file for reuse without freeing its block: it is left holding one
+/// newline (which readers skip, as an empty file). Truncating to 0 freed the block, and
+/// on a filesystem mounted with `discard` each free also sent the device a discard
+/// (BENCHMARKS.md finding 60).
+fn empty_keeping_block(f: &File) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(b"\n", 0)?;
+    f.set_len(1)
 }
 
 /// The latest state in a state file: `Ok(None)` when it is still empty (the shim has not
@@ -267,6 +278,17 @@ mod tests {
         let b = tmp.path().join("b.state");
         pool.create(&b).unwrap();
         assert_eq!(read_state(&b).unwrap(), None, "recycled files start empty");
+        // Emptied without freeing its block (one newline), it then holds the new start's
+        // lines only.
+        assert_eq!(std::fs::metadata(&b).unwrap().len(), 1);
+        StateFile::open(&b)
+            .unwrap()
+            .append(&state(2), false)
+            .unwrap();
+        assert_eq!(read_state(&b).unwrap(), Some(state(2)));
+        pool.retire(&b).unwrap();
+        let b = tmp.path().join("b2.state");
+        pool.create(&b).unwrap();
         assert!(
             std::fs::read_dir(tmp.path().join(FREE_DIR))
                 .unwrap()

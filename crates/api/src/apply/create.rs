@@ -169,7 +169,11 @@ fn map_children(
             node(ty.field(k), lv, rv, depth + 1, false)
         };
         if let Some(v) = child.and_then(|(member, c)| fields_value(member, c)) {
-            out.insert(format!("f:{k}"), v);
+            // Not `format!`: one create builds a key for every field it sets.
+            let mut key = String::with_capacity(k.len() + 2);
+            key.push_str("f:");
+            key.push_str(k);
+            out.insert(key, v);
         }
     }
     out

@@ -59,7 +59,10 @@ async fn one_run(n: usize, clients: usize) -> Result<(Vec<f64>, i64)> {
     let minute = target_minute(SystemTime::now(), margin);
     let at = jiff::Timestamp::from_second(minute as i64)?;
     let schedule = format!("{} {} * * *", at.strftime("%M"), at.strftime("%H"));
-    let mut events = srv.api.watch::<Created>("/apis/batch/v1/namespaces/cron/jobs").await?;
+    let mut events = srv
+        .api
+        .watch::<Created>("/apis/batch/v1/namespaces/cron/jobs")
+        .await?;
     srv.api
         .create_many(
             "/apis/batch/v1/namespaces/cron/cronjobs",
@@ -101,7 +104,10 @@ async fn one_run(n: usize, clients: usize) -> Result<(Vec<f64>, i64)> {
             .map(String::as_str)
             .unwrap_or_default();
         if scheduled != want {
-            bail!("Job {:?} scheduled for {scheduled:?}, not {want}", meta.name);
+            bail!(
+                "Job {:?} scheduled for {scheduled:?}, not {want}",
+                meta.name
+            );
         }
         if !seen.insert(meta.name) {
             continue;

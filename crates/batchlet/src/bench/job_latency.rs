@@ -92,7 +92,10 @@ pub async fn run(sizes: &Sizes, runs: usize) -> Result<()> {
         let base = tokio::task::block_in_place(|| bare_spawn_ms(n))?;
         let srv = ServerProcess::start(false)?;
         srv.api.namespace("lat").await?;
-        let mut events = srv.api.watch::<serde_json::Value>("/api/v1/namespaces/lat/pods").await?;
+        let mut events = srv
+            .api
+            .watch::<serde_json::Value>("/api/v1/namespaces/lat/pods")
+            .await?;
         let mut stages = Vec::with_capacity(n);
         for i in 0..n {
             stages.push(one(&srv, &mut events, &format!("lat-{i}")).await?);

@@ -94,10 +94,18 @@ pub fn job_body(job: &Job, kept: &KeptTemplate) -> serde_json::Result<Vec<u8>> {
         annotations.extend(metadata.annotations.take().unwrap_or_default());
         metadata.annotations = Some(annotations);
     }
-    serde_json::to_vec(&Body {
-        api_version: "batch/v1",
-        kind: "Job",
-        metadata: &metadata,
-        spec: kept.spec.as_deref(),
-    })
+    // Room for the template's spec and the metadata: the body is written without growing
+    // (each growth copied what was written so far).
+    let spec_len = kept.spec.as_deref().map_or(0, |s| s.get().len());
+    let mut body = Vec::with_capacity(spec_len + 1024);
+    serde_json::to_writer(
+        &mut body,
+        &Body {
+            api_version: "batch/v1",
+            kind: "Job",
+            metadata: &metadata,
+            spec: kept.spec.as_deref(),
+        },
+    )?;
+    Ok(body)
 }
