@@ -72,6 +72,16 @@ async fn wait_for_log(path: &Path, needle: &str) {
     panic!("{needle:?} never appeared in {}", path.display());
 }
 
+/// Runs `spec` to its exit, which must be a success, and returns its log.
+async fn run_to_success(rt: &ProcessRuntime, spec: &ContainerSpec) -> String {
+    let exit = rt
+        .wait(&rt.start(spec).await.expect("start"))
+        .await
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}");
+    read_log(&spec.log_path, &ReadOptions::default())
+}
+
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -163,12 +173,7 @@ async fn environment_and_working_dir() {
     );
     spec.env = vec![("FOO".into(), "bar baz".into())];
     spec.working_dir = Some(wd.clone());
-    let exit = rt
-        .wait(&rt.start(&spec).await.expect("start"))
-        .await
-        .expect("wait");
-    assert!(exit.success(), "{exit:?}");
-    let text = read_log(&spec.log_path, &ReadOptions::default());
+    let text = run_to_success(&rt, &spec).await;
     assert!(text.contains("FOO=bar baz\n"), "{text}");
     assert!(text.contains(&format!("PWD={}\n", wd.display())), "{text}");
     assert!(text.contains("HOME=unset\n"), "nothing inherited: {text}");
@@ -190,12 +195,7 @@ async fn spec_larger_than_the_socket_buffer() {
     spec.env = (0..8)
         .map(|i| (format!("V{i}"), "x".repeat(100 * 1024)))
         .collect();
-    let exit = rt
-        .wait(&rt.start(&spec).await.expect("start"))
-        .await
-        .expect("wait");
-    assert!(exit.success(), "{exit:?}");
-    let text = read_log(&spec.log_path, &ReadOptions::default());
+    let text = run_to_success(&rt, &spec).await;
     assert!(text.contains("102400 102400\n"), "{text}");
 }
 

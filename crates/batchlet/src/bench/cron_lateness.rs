@@ -34,7 +34,8 @@ fn target_minute(now: SystemTime, margin: Duration) -> u64 {
 }
 
 /// The fields of a created Job the run reads: the watch's client decodes only these (a
-/// whole `Value` per Job took ≈ 0.1-0.2 of the two cores from the server in the minute).
+/// whole `Value` per Job took ≈ 0.25 of the two cores from the server in the minute:
+/// BENCHMARKS.md finding 59).
 #[derive(serde::Deserialize)]
 struct Created {
     metadata: CreatedMeta,
