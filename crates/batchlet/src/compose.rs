@@ -109,7 +109,10 @@ impl Composition {
     ) -> controllers::informers::Informers {
         let client = &self.client;
         // One shared watch cache per kind for every controller and the agent.
-        let informers = controllers::informers::Informers::new(client);
+        // CronJobs' creates go before the Job controller's syncs and the Job cache
+        // (`controllers::gate`).
+        let creates = Arc::new(controllers::gate::Gate::default());
+        let informers = controllers::informers::Informers::new(client, &creates);
         tasks.spawn("informers", informers.clone().run(shutdown.clone()));
         tasks.spawn(
             "garbage collector",
@@ -132,8 +135,6 @@ impl Composition {
                 informers.pods.clone(),
             ),
         );
-        // CronJobs' creates go before the Job controller's syncs (`controllers::gate`).
-        let creates = Arc::new(controllers::gate::Gate::default());
         tasks.spawn(
             "job controller",
             controllers::job::run(

@@ -5,8 +5,9 @@
 //! until no create is in flight (at most [`MAX_DEFER`]). When thousands of CronJobs are due
 //! in the same minute, every Job is created before the minute's other writes take their
 //! turn, and the store's group commit takes many creates per fsync. Each sync still writes
-//! the same objects in the same order; only other CronJobs' creates go before. One gate is
-//! shared by both controllers (the composition makes it).
+//! the same objects in the same order; only other CronJobs' creates go before. The shared
+//! Job cache takes its watch events after the creates too ([`crate::informers`]). One gate
+//! is shared by both controllers and the caches (the composition makes it).
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};

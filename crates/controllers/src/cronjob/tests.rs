@@ -690,8 +690,8 @@ async fn a_waiting_sync_is_small() {
     }
     let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
-    let informers = crate::informers::Informers::new(&client);
     let gate = Arc::new(crate::gate::Gate::default());
+    let informers = crate::informers::Informers::new(&client, &gate);
     let ctx = Arc::new(super::Context {
         recorder: crate::events::Recorder::new(client.clone(), super::COMPONENT),
         client,
